@@ -1,0 +1,310 @@
+// host/api.cpp: the public C++ API. Validation (every argument, with messages that name the call
+// and the argument), parameter defaults, backend choice, then the CPU reference or the CUDA
+// launcher. Nothing here allocates or queries the device on the hot path beyond the pointer
+// classification the automatic backend needs.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <sstream>
+#include <string>
+
+#include "actk/actk.h"
+#include "host/internal.h"
+
+namespace actk {
+
+namespace {
+
+const OpInfo kOps[] = {
+#define ACTK_X(id, fn, fo, np, n0, d0, n1, d1) {Op::id, #id, np, {n0, n1}, {d0, d1}, (fo) != 0},
+    ACTK_OP_LIST(ACTK_X)
+#undef ACTK_X
+};
+static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<std::size_t>(op_count), "op table size");
+
+bool op_valid(Op op) { return static_cast<int>(op) >= 0 && static_cast<int>(op) < op_count; }
+
+[[noreturn]] void fail(Status s, const char* call, const std::string& msg) {
+  throw Error(s, std::string("actk::") + call + ": " + msg);
+}
+
+std::string num(double v) {
+  std::ostringstream o;
+  o.precision(17);
+  o << v;
+  return o.str();
+}
+
+const char* kind_name(detail::MemKind k) {
+  switch (k) {
+    case detail::MemKind::host: return "host";
+    case detail::MemKind::device: return "device";
+    case detail::MemKind::managed: return "managed";
+  }
+  return "?";
+}
+
+void check_enums(const char* call, Op op, DType dtype, Backend backend) {
+  if (!op_valid(op))
+    fail(Status::unknown_op, call, "argument 'op' = " + std::to_string(static_cast<int>(op)) + " is not an op (0.." +
+                                        std::to_string(op_count - 1) + ")");
+  if (dtype_size(dtype) == 0)
+    fail(Status::invalid_argument, call, "argument 'dtype' = " + std::to_string(static_cast<int>(dtype)) + " is not a dtype");
+  const int b = static_cast<int>(backend);
+  if (b < 0 || b > 2)
+    fail(Status::invalid_argument, call, "argument 'backend' = " + std::to_string(b) + " is not a backend");
+}
+
+/// Fills defaults, checks finiteness and the op's own constraints. Returns {a, b}.
+void resolve_params(const char* call, Op op, const Params& given, bool from_output, double& a, double& b) {
+  const OpInfo& info = op_info(op);
+  const double in[2] = {given.a, given.b};
+  double out[2] = {0.0, 0.0};
+  for (int i = 0; i < 2; ++i) {
+    if (i >= info.n_params) {
+      if (!std::isnan(in[i]))
+        fail(Status::invalid_argument, call, std::string("op '") + info.name + "' takes " + std::to_string(info.n_params) +
+                                                 " parameter(s), but params." + (i ? "b" : "a") + " = " + num(in[i]) +
+                                                 " was given");
+      continue;
+    }
+    out[i] = std::isnan(in[i]) ? info.param_defaults[i] : in[i];
+    if (!std::isfinite(out[i]))
+      fail(Status::invalid_argument, call, std::string("op '") + info.name + "': parameter '" + info.param_names[i] +
+                                               "' = " + num(out[i]) + " must be finite");
+  }
+  const char* msg = nullptr;
+  detail::with_op(op, [&](auto tag) {
+    using Fn = typename decltype(tag)::fn;
+    msg = from_output ? Fn::check_from_output(out[0], out[1]) : Fn::check(out[0], out[1]);
+  });
+  if (msg) {
+    std::string vals;
+    for (int i = 0; i < info.n_params; ++i) vals += std::string(i ? ", " : "") + info.param_names[i] + " = " + num(out[i]);
+    fail(Status::invalid_argument, call, std::string("op '") + info.name + "': " + msg + " (got " + vals + ")");
+  }
+  a = out[0];
+  b = out[1];
+}
+
+struct Buf {
+  const char* name;
+  const void* p;
+  std::int64_t count;  // elements
+  bool written;
+};
+
+void check_size(const char* call, const char* what, std::int64_t n, std::size_t elem) {
+  if (n < 0) fail(Status::invalid_argument, call, std::string("argument '") + what + "' = " + std::to_string(n) + " is negative");
+  if (static_cast<std::uint64_t>(n) > static_cast<std::uint64_t>(INT64_MAX) / elem)
+    fail(Status::invalid_argument, call, std::string("argument '") + what + "' = " + std::to_string(n) +
+                                             " elements overflows a 64-bit byte count");
+}
+
+/// Null checks, address-range wrap, partial overlap between a written buffer and any other.
+void check_buffers(const char* call, const Buf* bufs, int nb, std::size_t elem) {
+  for (int i = 0; i < nb; ++i) {
+    if (bufs[i].count > 0 && bufs[i].p == nullptr)
+      fail(Status::invalid_argument, call, std::string("argument '") + bufs[i].name + "' is null but " +
+                                               std::to_string(bufs[i].count) + " element(s) are to be " +
+                                               (bufs[i].written ? "written" : "read"));
+    const std::uint64_t start = reinterpret_cast<std::uintptr_t>(bufs[i].p);
+    const std::uint64_t bytes = static_cast<std::uint64_t>(bufs[i].count) * elem;
+    if (start + bytes < start)
+      fail(Status::invalid_argument, call, std::string("argument '") + bufs[i].name + "': the buffer wraps the address space");
+  }
+  for (int i = 0; i < nb; ++i) {
+    if (!bufs[i].written || bufs[i].count == 0) continue;
+    const std::uint64_t s0 = reinterpret_cast<std::uintptr_t>(bufs[i].p), e0 = s0 + bufs[i].count * elem;
+    for (int j = 0; j < nb; ++j) {
+      if (j == i || bufs[j].count == 0) continue;
+      const std::uint64_t s1 = reinterpret_cast<std::uintptr_t>(bufs[j].p), e1 = s1 + bufs[j].count * elem;
+      const bool overlap = s0 < e1 && s1 < e0;
+      const bool same = s0 == s1 && bufs[i].count == bufs[j].count;
+      if (overlap && !(same && !bufs[j].written))
+        fail(Status::invalid_argument, call, std::string("arguments '") + bufs[i].name + "' and '" + bufs[j].name +
+                                                 "' overlap" + (same ? " (two outputs in one buffer)" : " partially") +
+                                                 "; only an output equal to an input (in place) is allowed");
+    }
+  }
+}
+
+/// Picks the backend from the pointers (automatic) or checks the requested one against them.
+Backend choose_backend(const char* call, Backend requested, const Buf* bufs, int nb) {
+  if (requested == Backend::cuda) {
+    if (!detail::cuda_built())
+      fail(Status::unsupported, call, "backend cuda requested, but actk was built without CUDA (ACTK_ENABLE_CUDA=OFF or no toolkit)");
+    if (detail::cuda_device_count() == 0)
+      fail(Status::unsupported, call, "backend cuda requested, but no CUDA device is available");
+  }
+  if (requested != Backend::automatic && (requested == Backend::cpu || !detail::cuda_built())) {
+    if (requested == Backend::cpu && detail::cuda_built() && detail::cuda_device_count() > 0) {
+      for (int i = 0; i < nb; ++i)
+        if (bufs[i].count > 0 && detail::classify(bufs[i].p) == detail::MemKind::device)
+          fail(Status::invalid_argument, call, std::string("backend cpu requested, but argument '") + bufs[i].name +
+                                                   "' is a device pointer");
+    }
+    return requested;
+  }
+  if (!detail::cuda_built() || detail::cuda_device_count() == 0) return Backend::cpu;
+  // automatic or cuda, with a device: classify every pointer
+  int host = -1, dev = -1;
+  for (int i = 0; i < nb; ++i) {
+    if (bufs[i].count == 0) continue;
+    const detail::MemKind k = detail::classify(bufs[i].p);
+    if (k == detail::MemKind::host) host = host < 0 ? i : host;
+    else if (k == detail::MemKind::device) dev = dev < 0 ? i : dev;
+  }
+  if (requested == Backend::cuda) {
+    if (host >= 0)
+      fail(Status::invalid_argument, call, std::string("backend cuda requested, but argument '") + bufs[host].name +
+                                               "' is a host pointer (not device-accessible)");
+    return Backend::cuda;
+  }
+  if (host >= 0 && dev >= 0)
+    fail(Status::invalid_argument, call, std::string("mixed host and device pointers: '") + bufs[host].name + "' is " +
+                                             kind_name(detail::MemKind::host) + ", '" + bufs[dev].name + "' is " +
+                                             kind_name(detail::MemKind::device));
+  return host >= 0 ? Backend::cpu : Backend::cuda;  // all managed: the GPU
+}
+
+}  // namespace
+
+const OpInfo* op_table() noexcept { return kOps; }
+
+const OpInfo& op_info(Op op) {
+  if (!op_valid(op))
+    throw Error(Status::unknown_op, "actk::op_info: " + std::to_string(static_cast<int>(op)) + " is not an op (0.." +
+                                        std::to_string(op_count - 1) + ")");
+  return kOps[static_cast<int>(op)];
+}
+
+Op op_from_name(std::string_view name) {
+  for (const OpInfo& o : kOps)
+    if (name == o.name) return o.op;
+  // suggest the name sharing the longest prefix
+  const OpInfo* best = nullptr;
+  std::size_t best_len = 0;
+  for (const OpInfo& o : kOps) {
+    std::size_t k = 0;
+    while (k < name.size() && o.name[k] && o.name[k] == name[k]) ++k;
+    if (k > best_len) best_len = k, best = &o;
+  }
+  std::string msg = "actk::op_from_name: no op named '" + std::string(name) + "'";
+  if (best) msg += " (did you mean '" + std::string(best->name) + "'?)";
+  throw Error(Status::unknown_op, msg);
+}
+
+const char* dtype_name(DType d) noexcept {
+  switch (d) {
+    case DType::float32: return "float32";
+    case DType::float64: return "float64";
+    case DType::float16: return "float16";
+    case DType::bfloat16: return "bfloat16";
+  }
+  return "invalid";
+}
+
+std::size_t dtype_size(DType d) noexcept {
+  switch (d) {
+    case DType::float32: return 4;
+    case DType::float64: return 8;
+    case DType::float16: return 2;
+    case DType::bfloat16: return 2;
+  }
+  return 0;
+}
+
+bool cuda_available() { return detail::cuda_built() && detail::cuda_device_count() > 0; }
+
+const char* version() noexcept {
+#define ACTK_STR2(x) #x
+#define ACTK_STR(x) ACTK_STR2(x)
+  return ACTK_STR(ACTK_VERSION_MAJOR) "." ACTK_STR(ACTK_VERSION_MINOR) "." ACTK_STR(ACTK_VERSION_PATCH);
+}
+
+namespace {
+
+void run_elementwise(const char* call, Op op, DType dtype, detail::Dir dir, const void* in, const void* dy, void* out,
+                     std::int64_t n, const Params& params, Backend backend, Stream stream) {
+  check_enums(call, op, dtype, backend);
+  if (dir == detail::Dir::from_output && !op_info(op).has_backward_from_output)
+    fail(Status::invalid_argument, call, std::string("op '") + op_info(op).name +
+                                             "' has no backward from the output (its derivative is not a function of "
+                                             "y); use From::input");
+  double a, b;
+  resolve_params(call, op, params, dir == detail::Dir::from_output, a, b);
+  const std::size_t elem = dtype_size(dtype);
+  check_size(call, "n", n, elem);
+  if (n == 0) return;
+  const char* in_name = dir == detail::Dir::forward ? "x" : (dir == detail::Dir::from_input ? "x" : "y");
+  Buf bufs[3] = {{in_name, in, n, false},
+                 {dir == detail::Dir::forward ? "y" : "dx", out, n, true},
+                 {"dy", dy, dir == detail::Dir::forward ? 0 : n, false}};
+  const int nb = dir == detail::Dir::forward ? 2 : 3;
+  check_buffers(call, bufs, nb, elem);
+  const Backend be = choose_backend(call, backend, bufs, nb);
+  const detail::ElementwiseCall c{op, dir, dtype, a, b, in, dy, out, n, stream};
+  if (be == Backend::cpu) detail::cpu_elementwise(c);
+  else detail::cuda_elementwise(c);
+}
+
+void run_prelu(const char* call, bool bwd, DType dtype, const void* x, const void* alpha, const void* dy, void* out, void* dalpha,
+               std::int64_t n, std::int64_t channels, std::int64_t inner, Backend backend, Stream stream) {
+  check_enums(call, Op::prelu, dtype, backend);
+  const std::size_t elem = dtype_size(dtype);
+  check_size(call, "n", n, elem);
+  if (channels < 1) fail(Status::invalid_argument, call, "argument 'channels' = " + std::to_string(channels) + " must be >= 1");
+  if (inner < 1) fail(Status::invalid_argument, call, "argument 'inner' = " + std::to_string(inner) + " must be >= 1");
+  if (channels > 1) {
+    if (channels > INT64_MAX / inner)
+      fail(Status::invalid_argument, call, "channels * inner overflows a 64-bit count");
+    if (n % (channels * inner) != 0)
+      fail(Status::invalid_argument, call, "argument 'n' = " + std::to_string(n) + " is not a multiple of channels * inner = " +
+                                               std::to_string(channels * inner) + " (layout [outer, channels, inner])");
+  }
+  Buf bufs[5] = {{"x", x, n, false},
+                 {"alpha", alpha, n > 0 ? channels : 0, false},
+                 {bwd ? "dx" : "y", out, n, true},
+                 {"dy", dy, n, false},
+                 {"dalpha", dalpha, channels, true}};
+  const int nb = bwd ? 5 : 3;
+  if (n == 0 && !bwd) return;
+  check_buffers(call, bufs, nb, elem);
+  const Backend be = choose_backend(call, backend, bufs, nb);
+  const detail::PreluCall c{dtype, x, alpha, bwd ? dy : nullptr, out, bwd ? dalpha : nullptr, n, channels, inner, stream};
+  if (be == Backend::cpu) detail::cpu_prelu(c);
+  else detail::cuda_prelu(c);
+}
+
+}  // namespace
+
+void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const Params& params, Backend backend,
+             Stream stream) {
+  run_elementwise("forward", op, dtype, detail::Dir::forward, x, nullptr, y, n, params, backend, stream);
+}
+
+void backward(Op op, DType dtype, From from, const void* x_or_y, const void* dy, void* dx, std::int64_t n,
+              const Params& params, Backend backend, Stream stream) {
+  const int f = static_cast<int>(from);
+  if (f != 0 && f != 1)
+    fail(Status::invalid_argument, "backward", "argument 'from' = " + std::to_string(f) + " is not input or output");
+  run_elementwise("backward", op, dtype, from == From::input ? detail::Dir::from_input : detail::Dir::from_output, x_or_y,
+                  dy, dx, n, params, backend, stream);
+}
+
+void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::int64_t n, std::int64_t channels,
+                   std::int64_t inner, Backend backend, Stream stream) {
+  run_prelu("prelu_forward", false, dtype, x, alpha, nullptr, y, nullptr, n, channels, inner, backend, stream);
+}
+
+void prelu_backward(DType dtype, const void* x, const void* dy, const void* alpha, void* dx, void* dalpha, std::int64_t n,
+                    std::int64_t channels, std::int64_t inner, Backend backend, Stream stream) {
+  if (dalpha == nullptr)
+    fail(Status::invalid_argument, "prelu_backward", "argument 'dalpha' is null (it receives channels values)");
+  if (n > 0 && dy == nullptr)
+    fail(Status::invalid_argument, "prelu_backward", "argument 'dy' is null but " + std::to_string(n) + " element(s) are to be read");
+  run_prelu("prelu_backward", true, dtype, x, alpha, dy, dx, dalpha, n, channels, inner, backend, stream);
+}
+
+}  // namespace actk

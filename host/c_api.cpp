@@ -1,0 +1,117 @@
+// host/c_api.cpp: the C ABI over the C++ API. Exceptions stop here: each call returns a status
+// and leaves its message in a thread-local buffer for actk_last_error().
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <new>
+#include <string>
+
+#include "actk/actk.h"
+#include "actk/actk_c.h"
+
+namespace {
+
+thread_local std::string g_last_error;
+
+template <class F> actk_status guarded(F&& f) {
+  g_last_error.clear();
+  try {
+    f();
+    return ACTK_OK;
+  } catch (const actk::Error& e) {
+    g_last_error = e.what();
+    return static_cast<actk_status>(e.status());
+  } catch (const std::bad_alloc&) {
+    g_last_error = "actk: out of host memory";
+    return ACTK_ERROR_INTERNAL;
+  } catch (const std::exception& e) {
+    g_last_error = std::string("actk: internal error: ") + e.what();
+    return ACTK_ERROR_INTERNAL;
+  } catch (...) {
+    g_last_error = "actk: internal error";
+    return ACTK_ERROR_INTERNAL;
+  }
+}
+
+actk::Params params_of(int op, const double* p) {
+  actk::Params out;
+  if (p == nullptr || op < 0 || op >= actk::op_count) return out;
+  const int np = actk::op_table()[op].n_params;
+  if (np > 0) out.a = p[0];
+  if (np > 1) out.b = p[1];
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* actk_version(void) { return actk::version(); }
+const char* actk_last_error(void) { return g_last_error.c_str(); }
+
+int actk_cuda_available(void) {
+  try {
+    return actk::cuda_available() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int actk_op_count(void) { return actk::op_count; }
+
+actk_status actk_op_info_get(int op, actk_op_info* out) {
+  return guarded([&] {
+    if (out == nullptr) throw actk::Error(actk::Status::invalid_argument, "actk_op_info_get: argument 'out' is null");
+    const actk::OpInfo& i = actk::op_info(static_cast<actk::Op>(op));
+    out->name = i.name;
+    out->n_params = i.n_params;
+    out->param_names[0] = i.param_names[0];
+    out->param_names[1] = i.param_names[1];
+    out->param_defaults[0] = i.param_defaults[0];
+    out->param_defaults[1] = i.param_defaults[1];
+    out->has_backward_from_output = i.has_backward_from_output ? 1 : 0;
+  });
+}
+
+actk_status actk_op_from_name(const char* name, int* op) {
+  return guarded([&] {
+    if (name == nullptr) throw actk::Error(actk::Status::invalid_argument, "actk_op_from_name: argument 'name' is null");
+    if (op == nullptr) throw actk::Error(actk::Status::invalid_argument, "actk_op_from_name: argument 'op' is null");
+    *op = static_cast<int>(actk::op_from_name(name));
+  });
+}
+
+actk_status actk_forward(int op, const double* params, actk_dtype dtype, const void* x, void* y, int64_t n,
+                         actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::forward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), x, y, n, params_of(op, params),
+                  static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+actk_status actk_backward(int op, const double* params, actk_dtype dtype, actk_from from, const void* x_or_y,
+                          const void* dy, void* dx, int64_t n, actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::backward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), static_cast<actk::From>(from), x_or_y, dy,
+                   dx, n, params_of(op, params), static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+actk_status actk_prelu_forward(actk_dtype dtype, const void* x, const void* alpha, void* y, int64_t n, int64_t channels,
+                               int64_t inner, actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::prelu_forward(static_cast<actk::DType>(dtype), x, alpha, y, n, channels, inner,
+                        static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+actk_status actk_prelu_backward(actk_dtype dtype, const void* x, const void* dy, const void* alpha, void* dx,
+                                void* dalpha, int64_t n, int64_t channels, int64_t inner, actk_backend backend,
+                                void* stream) {
+  return guarded([&] {
+    actk::prelu_backward(static_cast<actk::DType>(dtype), x, dy, alpha, dx, dalpha, n, channels, inner,
+                         static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,52 @@
+// host/cuda_runtime.cpp: the CUDA runtime queries the dispatch needs: is there a device (asked
+// once, cached), and where does a pointer live. In a CPU-only build every pointer is host memory.
+#include "host/internal.h"
+
+#if defined(ACTK_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
+
+namespace actk {
+namespace detail {
+
+#if defined(ACTK_WITH_CUDA)
+
+bool cuda_built() noexcept { return true; }
+
+int cuda_device_count() {
+  static const int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      (void)cudaGetLastError();  // no driver or no device: not an error for actk, just no GPU
+      return 0;
+    }
+    return n;
+  }();
+  return count;
+}
+
+MemKind classify(const void* p) {
+  if (cuda_device_count() == 0 || p == nullptr) return MemKind::host;
+  cudaPointerAttributes attr{};
+  const cudaError_t e = cudaPointerGetAttributes(&attr, p);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return MemKind::host;
+  }
+  switch (attr.type) {
+    case cudaMemoryTypeDevice: return MemKind::device;
+    case cudaMemoryTypeManaged: return MemKind::managed;
+    default: return MemKind::host;  // unregistered or pinned host memory
+  }
+}
+
+#else
+
+bool cuda_built() noexcept { return false; }
+int cuda_device_count() { return 0; }
+MemKind classify(const void*) { return MemKind::host; }
+
+#endif
+
+}  // namespace detail
+}  // namespace actk

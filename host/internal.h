@@ -1,0 +1,52 @@
+// host/internal.h: what the host dispatch hands to a backend, after validation. Not installed.
+#pragma once
+
+#include <cstdint>
+
+#include "actk/actk.h"
+#include "actk/detail/op_switch.h"
+
+namespace actk {
+namespace detail {
+
+/// One validated element-wise call: out[i] = op(in[i]) or op'(in[i], dy[i]).
+struct ElementwiseCall {
+  Op op;
+  Dir dir;
+  DType dtype;
+  double a, b;  // parameters with defaults filled in
+  const void* in;
+  const void* dy;  // null for forward
+  void* out;
+  std::int64_t n;
+  Stream stream;
+};
+
+/// One validated PReLU call (dy, dx, dalpha null for forward; out is y or dx).
+struct PreluCall {
+  DType dtype;
+  const void* x;
+  const void* alpha;
+  const void* dy;
+  void* out;
+  void* dalpha;
+  std::int64_t n, channels, inner;
+  Stream stream;
+};
+
+// The CPU reference (host/cpu_*.cpp).
+void cpu_elementwise(const ElementwiseCall& c);
+void cpu_prelu(const PreluCall& c);
+
+// The CUDA backend (kernels/; in a CPU-only build these throw Status::unsupported).
+void cuda_elementwise(const ElementwiseCall& c);
+void cuda_prelu(const PreluCall& c);
+
+// CUDA runtime queries (host/cuda_runtime.cpp; trivial in a CPU-only build).
+bool cuda_built() noexcept;
+int cuda_device_count();  // cached; 0 when there is no usable device
+enum class MemKind { host, device, managed };
+MemKind classify(const void* p);  // host in a CPU-only build or with no device
+
+}  // namespace detail
+}  // namespace actk

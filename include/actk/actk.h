@@ -1,0 +1,107 @@
+// actk/actk.h: the C++ API. One call for the forward or the backward pass of every activation,
+// on the GPU (device pointers) or the CPU reference path (host pointers).
+//
+//   actk::forward(actk::Op::gelu, actk::DType::float32, x, y, n);            // defaults
+//   actk::backward(actk::Op::elu, actk::DType::bfloat16, actk::From::output, y, dy, dx, n, {0.5});
+//
+// Errors throw actk::Error, whose message names the call and the argument. Backend::automatic
+// runs on the GPU when every pointer is a device (or managed) pointer and on the CPU when every
+// pointer is a host pointer; a mix is an error. In-place (y == x, dx == dy) works; partially
+// overlapping buffers are refused. n == 0 is a no-op (arguments other than pointers still checked).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "actk/actk_c.h"
+#include "actk/half.h"
+#include "actk/ops.h"
+
+namespace actk {
+
+enum class DType : int { float32 = ACTK_FLOAT32, float64 = ACTK_FLOAT64, float16 = ACTK_FLOAT16, bfloat16 = ACTK_BFLOAT16 };
+enum class Backend : int { automatic = ACTK_BACKEND_AUTO, cpu = ACTK_BACKEND_CPU, cuda = ACTK_BACKEND_CUDA };
+/// Which tensor a backward reads besides dy: the forward's input x, or its output y.
+enum class From : int { input = ACTK_FROM_INPUT, output = ACTK_FROM_OUTPUT };
+enum class Status : int {
+  ok = ACTK_OK,
+  invalid_argument = ACTK_ERROR_INVALID_ARGUMENT,
+  unknown_op = ACTK_ERROR_UNKNOWN_OP,
+  unsupported = ACTK_ERROR_UNSUPPORTED,
+  cuda_error = ACTK_ERROR_CUDA,
+  internal = ACTK_ERROR_INTERNAL
+};
+
+/// A cudaStream_t, as an opaque pointer so this header needs no CUDA include. nullptr = default.
+using Stream = void*;
+
+/// An op's parameters in list order (see op_info). NaN means "the op's default".
+struct Params {
+  double a = std::numeric_limits<double>::quiet_NaN();
+  double b = std::numeric_limits<double>::quiet_NaN();
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(Status status, const std::string& what) : std::runtime_error(what), status_(status) {}
+  Status status() const noexcept { return status_; }
+
+ private:
+  Status status_;
+};
+
+struct OpInfo {
+  Op op;
+  const char* name;
+  int n_params;
+  const char* param_names[2];
+  double param_defaults[2];
+  bool has_backward_from_output;
+};
+
+/// The table of every op, in list order (op_count entries).
+const OpInfo* op_table() noexcept;
+const OpInfo& op_info(Op op);  // throws Error(unknown_op) for a value outside the list
+/// Lookup by public name ("gelu_tanh"); throws Error(unknown_op) naming the closest match.
+Op op_from_name(std::string_view name);
+const char* dtype_name(DType dtype) noexcept;
+std::size_t dtype_size(DType dtype) noexcept;  // 0 for an invalid value
+
+/// True when actk was built with CUDA and a CUDA device is usable now.
+bool cuda_available();
+const char* version() noexcept;
+
+void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const Params& params = {},
+             Backend backend = Backend::automatic, Stream stream = nullptr);
+void backward(Op op, DType dtype, From from, const void* x_or_y, const void* dy, void* dx, std::int64_t n,
+              const Params& params = {}, Backend backend = Backend::automatic, Stream stream = nullptr);
+
+/// PReLU with alpha per channel (see actk_c.h for the layout); dalpha is overwritten.
+void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::int64_t n, std::int64_t channels,
+                   std::int64_t inner, Backend backend = Backend::automatic, Stream stream = nullptr);
+void prelu_backward(DType dtype, const void* x, const void* dy, const void* alpha, void* dx, void* dalpha,
+                    std::int64_t n, std::int64_t channels, std::int64_t inner,
+                    Backend backend = Backend::automatic, Stream stream = nullptr);
+
+template <class T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr DType value = DType::float32; };
+template <> struct dtype_of<double> { static constexpr DType value = DType::float64; };
+template <> struct dtype_of<float16> { static constexpr DType value = DType::float16; };
+template <> struct dtype_of<bfloat16> { static constexpr DType value = DType::bfloat16; };
+
+/// Typed conveniences: the dtype follows from the pointer type.
+template <class T>
+void forward(Op op, const T* x, T* y, std::int64_t n, const Params& params = {}, Backend backend = Backend::automatic,
+             Stream stream = nullptr) {
+  forward(op, dtype_of<T>::value, x, y, n, params, backend, stream);
+}
+template <class T>
+void backward(Op op, From from, const T* x_or_y, const T* dy, T* dx, std::int64_t n, const Params& params = {},
+              Backend backend = Backend::automatic, Stream stream = nullptr) {
+  backward(op, dtype_of<T>::value, from, x_or_y, dy, dx, n, params, backend, stream);
+}
+
+}  // namespace actk

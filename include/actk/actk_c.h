@@ -1,0 +1,76 @@
+/* actk/actk_c.h: the C ABI. Plain C (C89 types plus stdint), so Python (ctypes), Rust or Julia
+ * can call actk without C++. Every call returns an actk_status; on failure actk_last_error()
+ * gives the message for the calling thread (valid until that thread's next actk call).
+ * Ops are ints in list order (actk_op_count, actk_op_info, actk_op_from_name). */
+#ifndef ACTK_ACTK_C_H
+#define ACTK_ACTK_C_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ACTK_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define ACTK_API __attribute__((visibility("default")))
+#else
+#define ACTK_API
+#endif
+
+typedef enum actk_status {
+  ACTK_OK = 0,
+  ACTK_ERROR_INVALID_ARGUMENT = 1, /* null pointer, bad size, bad parameter, bad enum value */
+  ACTK_ERROR_UNKNOWN_OP = 2,       /* op id or name not in the list */
+  ACTK_ERROR_UNSUPPORTED = 3,      /* e.g. backend cuda in a CPU-only build or with no GPU */
+  ACTK_ERROR_CUDA = 4,             /* a CUDA runtime call failed */
+  ACTK_ERROR_INTERNAL = 5
+} actk_status;
+
+typedef enum actk_dtype { ACTK_FLOAT32 = 0, ACTK_FLOAT64 = 1, ACTK_FLOAT16 = 2, ACTK_BFLOAT16 = 3 } actk_dtype;
+typedef enum actk_backend { ACTK_BACKEND_AUTO = 0, ACTK_BACKEND_CPU = 1, ACTK_BACKEND_CUDA = 2 } actk_backend;
+typedef enum actk_from { ACTK_FROM_INPUT = 0, ACTK_FROM_OUTPUT = 1 } actk_from;
+
+typedef struct actk_op_info {
+  const char* name;               /* public name, e.g. "gelu_tanh" */
+  int n_params;                   /* 0, 1 or 2 */
+  const char* param_names[2];     /* "" where unused */
+  double param_defaults[2];       /* 0 where unused */
+  int has_backward_from_output;   /* 1 if actk_backward accepts ACTK_FROM_OUTPUT */
+} actk_op_info;
+
+/* The library's version, "major.minor.patch". */
+ACTK_API const char* actk_version(void);
+/* Message of the last failed call on this thread ("" if none). */
+ACTK_API const char* actk_last_error(void);
+/* 1 if built with CUDA and at least one CUDA device is usable, else 0. */
+ACTK_API int actk_cuda_available(void);
+
+ACTK_API int actk_op_count(void);
+ACTK_API actk_status actk_op_info_get(int op, actk_op_info* out);
+ACTK_API actk_status actk_op_from_name(const char* name, int* op);
+
+/* params: NULL for the defaults, else the op's n_params values (NaN = that parameter's default).
+ * stream: a cudaStream_t (NULL = default stream); ignored on the CPU.
+ * y may equal x; dx may equal dy or x_or_y. */
+ACTK_API actk_status actk_forward(int op, const double* params, actk_dtype dtype, const void* x, void* y,
+                                  int64_t n, actk_backend backend, void* stream);
+ACTK_API actk_status actk_backward(int op, const double* params, actk_dtype dtype, actk_from from,
+                                   const void* x_or_y, const void* dy, void* dx, int64_t n,
+                                   actk_backend backend, void* stream);
+
+/* PReLU with alpha per channel: alpha holds `channels` values (1 = shared); element i belongs to
+ * channel (i / inner) % channels. The backward writes dx and dalpha[c] = sum over channel c of
+ * x*dy where x <= 0 (overwritten, not accumulated; summed in double, deterministic). */
+ACTK_API actk_status actk_prelu_forward(actk_dtype dtype, const void* x, const void* alpha, void* y, int64_t n,
+                                        int64_t channels, int64_t inner, actk_backend backend, void* stream);
+ACTK_API actk_status actk_prelu_backward(actk_dtype dtype, const void* x, const void* dy, const void* alpha,
+                                         void* dx, void* dalpha, int64_t n, int64_t channels, int64_t inner,
+                                         actk_backend backend, void* stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACTK_ACTK_C_H */

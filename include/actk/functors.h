@@ -1,0 +1,495 @@
+// actk/functors.h: the math of every activation, written once.
+//
+// Each op is a struct of static host/device members, templated on the compute type T (float or
+// double; 16-bit data is computed in float):
+//   forward(x, p)                   y = f(x)
+//   backward_from_input(x, dy, p)   dx = dy * f'(x)
+//   backward_from_output(y, dy, p)  dx = dy * f'(x) written as a function of y = f(x)
+//                                   (only ops whose list entry says so)
+//   check(a, b), check_from_output(a, b)   host-side parameter validation: nullptr or a message
+// The CPU reference, the GPU kernels and users' own kernels all call these. Semantics (pinned by
+// the tests): NaN in x or dy gives NaN; +-inf give the limit; derivatives at kinks follow
+// PyTorch; dx is always the IEEE product dy * f'(x).
+//
+// Accuracy notes: an inexact argument of exp (beta*x, 1.702*x, x/sqrt2, ...) is carried as
+// hi + lo (math::mul2) because exp amplifies its argument's relative error by |arg|, up to 88x
+// in float; only exp(-|z|) is ever taken, so nothing overflows on the way to a finite result.
+#pragma once
+
+#include "actk/config.h"
+#include "actk/math.h"
+
+namespace actk {
+
+/// An op's parameters in the compute type: a and b, each as hi + lo so that a parameter given
+/// in double (0.01, 1.702) keeps its full value when the math runs in float.
+template <class T> struct P {
+  T a, a_lo, b, b_lo;
+  ACTK_HD static P make(double a, double b) {
+    const T ah = static_cast<T>(a), bh = static_cast<T>(b);
+    return P{ah, static_cast<T>(a - static_cast<double>(ah)), bh, static_cast<T>(b - static_cast<double>(bh))};
+  }
+  ACTK_HD math::Split<T> sa() const { return math::Split<T>{a, a_lo}; }
+  ACTK_HD math::Split<T> sb() const { return math::Split<T>{b, b_lo}; }
+};
+
+namespace ops {
+
+using namespace actk::math;
+
+/// x * c for a split constant or parameter, rounded once (up to the fma's own rounding).
+/// Zero, infinite and NaN products are the plain product (keeps -0 and avoids inf*0).
+template <class T> ACTK_HD T mulc(T x, Split<T> c) {
+  const T p = x * c.hi;
+  if (c.lo == T(0) || p == T(0) || !(p - p == T(0))) return p;
+  return fma(x, c.hi, x * c.lo);
+}
+
+/// s + x*s*(1-s)*k for the x*sigmoid family's derivative; where s or 1-s is 0 (the far tails,
+/// +-inf included) the derivative is s itself, and x*k may be infinite there.
+template <class T> ACTK_HD T sig_deriv(const SigmoidX<T>& r, T xk_s) {
+  return (r.s == T(0) || r.c == T(0)) ? r.s : fma(xk_s, r.c, r.s);
+}
+
+// Constants as (double value, residual to the exact value), residuals from mpmath at 50 digits.
+template <class T> struct K {
+  static ACTK_HD_CONST Split<T> rsqrt2() { return Split<T>::make(0.7071067811865476, -4.833646656726457e-17); }
+  static ACTK_HD_CONST Split<T> two_rsqrtpi() { return Split<T>::make(1.1283791670955126, 1.533545961316588e-17); }
+  static ACTK_HD_CONST Split<T> rsqrt2pi() { return Split<T>::make(0.3989422804014327, -2.4923272022777433e-17); }
+  static ACTK_HD_CONST Split<T> c1702() { return Split<T>::make(1.702, 4.263256414560601e-17); }
+  // SELU (Klambauer et al. 2017, PyTorch's constants): scale and scale*alpha
+  static ACTK_HD_CONST Split<T> selu_scale() { return Split<T>::make(1.0507009873554805, 3.9874847667154144e-17); }
+  static ACTK_HD_CONST Split<T> selu_sa() { return Split<T>::make(1.7580993408473768, 1.41535193800845e-17); }
+};
+
+struct OpBase {
+  static const char* check(double, double) { return nullptr; }
+  static const char* check_from_output(double a, double b) { return check(a, b); }
+};
+
+// identity: f = x
+struct Identity : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return x; }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return dy * nan_or(x, T(1)); }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * nan_or(y, T(1)); }
+};
+
+// linear: f = a*x
+struct Linear : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) { return mulc(x, p.sa()); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) { return nan_or(x, mulc(dy, p.sa())); }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) { return nan_or(y, mulc(dy, p.sa())); }
+};
+
+// binary_step: f = 1 for x >= 0, else 0; f' = 0
+struct BinaryStep : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return x >= T(0) ? T(1) : nan_or(x, T(0)); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return dy * nan_or(x, T(0)); }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * nan_or(y, T(0)); }
+};
+
+// sigmoid: 1/(1+e^-x); f' = e/(1+e)^2 with e = e^-|x| (exact in both tails)
+struct Sigmoid : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) {
+    const T e = exp(-fabs(x)), r = T(1) / (T(1) + e);
+    return x >= T(0) ? r : e * r;
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    const T e = exp(-fabs(x)), r = T(1) / (T(1) + e);
+    return dy * (e * r * r);
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * (y * (T(1) - y)); }
+};
+
+// tanh; f' = 1 - tanh^2 = 4e/(1+e)^2 with e = e^-2|x|
+struct Tanh : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return tanh(x); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    const T e = exp(T(-2) * fabs(x)), r = T(1) / (T(1) + e);
+    return dy * ((T(4) * e) * r * r);
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * ((T(1) - y) * (T(1) + y)); }
+};
+
+// relu: max(x, 0); relu'(0) = 0
+struct Relu : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return x > T(0) ? x : nan_or(x, T(0)); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return dy * (x > T(0) ? T(1) : nan_or(x, T(0))); }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) { return backward_from_input(y, dy, p); }
+};
+
+// relu6: min(max(x, 0), 6); derivative 0 at both bounds
+struct Relu6 : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return x > T(0) ? (x < T(6) ? x : T(6)) : nan_or(x, T(0)); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    return dy * ((x > T(0) && x < T(6)) ? T(1) : nan_or(x, T(0)));
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) { return backward_from_input(y, dy, p); }
+};
+
+// leaky_relu (a = negative slope): x > 0 ? x : a*x; f'(0) = a
+struct LeakyRelu : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) { return x > T(0) ? x : mulc(x, p.sa()); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
+    return x > T(0) ? dy * T(1) : nan_or(x, mulc(dy, p.sa()));
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) { return backward_from_input(y, dy, p); }
+  static const char* check_from_output(double a, double) {
+    return a >= 0 ? nullptr : "backward from the output needs negative_slope >= 0 (the sign of y must tell the branch)";
+  }
+};
+
+// prelu with one alpha (per-channel alpha: actk::prelu_forward/backward): as leaky_relu
+struct PRelu : LeakyRelu {};
+
+// elu (a = alpha): x > 0 ? x : a*(e^x - 1); f'(0) = a (negative branch, as PyTorch)
+struct Elu : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) { return x > T(0) ? x : mulc(expm1(x), p.sa()); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
+    return dy * (x > T(0) ? T(1) : mulc(exp(x), p.sa()));
+  }
+  // f' = y + a on the negative branch
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) {
+    return dy * (y > T(0) ? T(1) : (y + p.a) + p.a_lo);
+  }
+  static const char* check_from_output(double a, double) {
+    return a >= 0 ? nullptr : "backward from the output needs alpha >= 0 (the sign of y must tell the branch)";
+  }
+};
+
+// selu: scale * (x > 0 ? x : alpha*(e^x - 1)), Klambauer et al. 2017
+struct Selu : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) {
+    return x > T(0) ? mulc(x, K<T>::selu_scale()) : mulc(expm1(x), K<T>::selu_sa());
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    return x > T(0) ? mulc(dy, K<T>::selu_scale()) : dy * mulc(exp(x), K<T>::selu_sa());
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) {
+    const Split<T> sa = K<T>::selu_sa();
+    return y > T(0) ? mulc(dy, K<T>::selu_scale()) : dy * ((y + sa.hi) + sa.lo);
+  }
+};
+
+// celu (a = alpha > 0): x > 0 ? x : a*(e^(x/a) - 1); f'(0) = 1 (e^0, as PyTorch)
+struct Celu : OpBase {
+  // e^(x/a) with the rounding error of x/a (and a's own lo part) carried into the exp
+  template <class T> ACTK_HD static T exp_div(T x, P<T> p) {
+    const T q = x / p.a;
+    T lo = (fma(-q, p.a, x) - q * p.a_lo) / p.a;
+    if (!(q - q == T(0))) lo = T(0);
+    return exp2t(Two<T>{q, lo});
+  }
+  template <class T> ACTK_HD static T forward(T x, P<T> p) { return x > T(0) ? x : mulc(expm1(x / p.a), p.sa()); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) { return dy * (x > T(0) ? T(1) : exp_div(x, p)); }
+  // f' = y/a + 1 = (y + a)/a on the negative branch
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) {
+    return dy * (y > T(0) ? T(1) : ((y + p.a) + p.a_lo) / p.a);
+  }
+  static const char* check(double a, double) { return a > 0 ? nullptr : "alpha must be > 0"; }
+};
+
+// gelu (exact): x*Phi(x) = x/2 * erfc(-x/sqrt2)  (erfc, not 1+erf: no cancellation for x < 0)
+// f' = Phi(x) + x*phi(x)
+struct Gelu : OpBase {
+  // erfc(z) for z = -x/sqrt2 carried as hi + lo: erfc(hi) - 2/sqrt(pi) e^(-hi^2) lo
+  template <class T> ACTK_HD static T erfc_arg(T x) {
+    const Two<T> z = mul2(-x, K<T>::rsqrt2());
+    const T c = erfc(z.hi);
+    if (z.lo == T(0)) return c;
+    return fma(-K<T>::two_rsqrtpi().hi * exp(-z.hi * z.hi), z.lo, c);
+  }
+  // Far left tail (erfc or phi near the subnormal range): with e^(-x^2/2) = h*h,
+  // gelu = -h*h*S/sqrt(2 pi) and gelu' = (x - S/x) h*h/sqrt(2 pi), where
+  // S = sum_k (-1)^k (2k-1)!!/x^(2k) is erfc's asymptotic series (Abramowitz & Stegun 7.1.23);
+  // h is applied last so the result rounds once even when it is subnormal.
+  template <class T> ACTK_HD static bool in_tail(T x) { return x < (sizeof(T) == 4 ? T(-13) : T(-37)); }
+  template <class T> ACTK_HD static T tail_series(T x) {
+    const T r = T(1) / (x * x);
+    T c = T(2027025);
+    c = fma(c, r, T(-135135));
+    c = fma(c, r, T(10395));
+    c = fma(c, r, T(-945));
+    c = fma(c, r, T(105));
+    c = fma(c, r, T(-15));
+    c = fma(c, r, T(3));
+    c = fma(c, r, T(-1));
+    return fma(c, r, T(1));
+  }
+  // e^(-x^2/4), with x^2 carried as hi + lo
+  template <class T> ACTK_HD static T quarter_gauss(T x) {
+    const T s = x * x;
+    T slo = fma(x, x, -s);
+    if (!(s - s == T(0))) slo = T(0);
+    return exp2t(Two<T>{T(-0.25) * s, T(-0.25) * slo});
+  }
+  template <class T> ACTK_HD static T forward(T x, P<T>) {
+    if (in_tail(x)) {
+      const T h = quarter_gauss(x);
+      return -((tail_series(x) * K<T>::rsqrt2pi().hi) * h) * h;
+    }
+    return xmul(T(0.5) * x, erfc_arg(x));
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    if (in_tail(x)) {
+      const T h = quarter_gauss(x);
+      if (h == T(0)) return dy * T(0);
+      return dy * ((((x - tail_series(x) / x) * K<T>::rsqrt2pi().hi) * h) * h);
+    }
+    // phi(x) = e^(-x^2/2) / sqrt(2 pi), x^2 carried as hi + lo
+    const T s = x * x;
+    T slo = fma(x, x, -s);
+    if (!(s - s == T(0))) slo = T(0);
+    const T e = exp2t(Two<T>{T(-0.5) * s, T(-0.5) * slo});
+    const T phi = mulc(e, K<T>::rsqrt2pi());
+    return dy * (xmul(x, phi) + T(0.5) * erfc_arg(x));
+  }
+};
+
+// gelu_tanh (Hendrycks & Gimpel 2016): x/2 (1 + tanh(u)), u = sqrt(2/pi)(x + 0.044715 x^3)
+// = x * sigmoid(2u). u is formed in double (then carried as hi + lo) so the tail stays exact.
+struct GeluTanh : OpBase {
+  template <class T> ACTK_HD static Two<T> twice_u(T x) {
+    const double xd = static_cast<double>(x);
+    const double u2 = 1.5957691216057308 * (xd + 0.044715 * xd * xd * xd);  // 2*sqrt(2/pi)
+    const T hi = static_cast<T>(u2);
+    T lo = static_cast<T>(u2 - static_cast<double>(hi));
+    if (!(hi - hi == T(0))) lo = T(0);
+    return Two<T>{hi, lo};
+  }
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return x_sigmoid(x, twice_u(x)).xs; }
+  // f' = s + x s (1-s) * 2u'(x), 2u' = 2 sqrt(2/pi)(1 + 3*0.044715 x^2)
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    const SigmoidX<T> r = x_sigmoid(x, twice_u(x));
+    if (r.s == T(0) || r.c == T(0)) return dy * r.s;  // far tails: du may be inf there
+    const T du = T(1.5957691216057308) * fma(T(0.134145) * x, x, T(1));
+    return dy * fma(r.xs * r.c, du, r.s);
+  }
+};
+
+// quick_gelu: x*sigmoid(1.702 x)
+struct QuickGelu : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return x_sigmoid(x, mul2(x, K<T>::c1702())).xs; }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    const Two<T> z = mul2(x, K<T>::c1702());
+    const SigmoidX<T> r = x_sigmoid(x, z);
+    return dy * sig_deriv(r, z.hi * r.s);  // s + 1.702x s(1-s)
+  }
+};
+
+// swish (a = beta): x*sigmoid(beta x); silu is swish with beta = 1
+struct Swish : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) { return x_sigmoid(x, mul2(x, p.sa())).xs; }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
+    const Two<T> z = mul2(x, p.sa());
+    const SigmoidX<T> r = x_sigmoid(x, z);
+    return dy * sig_deriv(r, z.hi * r.s);  // s + beta x s(1-s)
+  }
+  static const char* check(double a, double) { return a > 0 ? nullptr : "beta must be > 0"; }
+};
+
+// silu: x*sigmoid(x)
+struct Silu : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return x_sigmoid(x, Two<T>{x, T(0)}).xs; }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    const SigmoidX<T> r = x_sigmoid(x, Two<T>{x, T(0)});
+    return dy * sig_deriv(r, r.xs);
+  }
+};
+
+// mish (Misra 2019): x tanh(softplus(x)). With e = e^x, tanh(ln(1+e)) = n/(n+2), n = e(e+2),
+// which has no cancellation; e = h*h with h = e^(x/2) so products with tiny e round once.
+struct Mish : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) {
+    if (x >= T(22)) return x;  // tanh(softplus(x)) == 1 to double precision
+    const T h = exp(T(0.5) * x), e = h * h, q = fma(e, e + T(2), T(2));
+    return xmul(xmul(x, h) * ((e + T(2)) / q), h);
+  }
+  // f' = t + x sigmoid(x)(1 - t^2) = e[(e+2)(n+2) + 4x(1+e)] / (n+2)^2
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    if (x >= T(22)) return dy * T(1);
+    const T h = exp(T(0.5) * x), e = h * h, q = fma(e, e + T(2), T(2));
+    if (h == T(0)) return dy * T(0);  // x below the range where f' is representable (or -inf)
+    const T b = fma(e + T(2), q, T(4) * x * (T(1) + e));
+    return dy * (((h * b) / q / q) * h);
+  }
+};
+
+// softplus (a = beta > 0, b = threshold): x when beta x > threshold, else ln(1 + e^(beta x))/beta
+struct Softplus : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) {
+    const Two<T> z = mul2(x, p.sa());
+    if (z.hi > p.b) return x;
+    T v;
+    if (z.hi <= T(0)) v = log1p(exp2t(z));
+    else v = z.hi + (z.lo + log1p(exp(-z.hi)));
+    return v / p.a;
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
+    const Two<T> z = mul2(x, p.sa());
+    if (z.hi > p.b) return dy * T(1);
+    return dy * x_sigmoid(x, z).s;
+  }
+  // f' = 1 - e^(-beta y)
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) {
+    const T w = mulc(y, p.sa());
+    if (w > p.b) return dy * T(1);
+    return dy * -expm1(-w);
+  }
+  static const char* check(double a, double) { return a > 0 ? nullptr : "beta must be > 0"; }
+};
+
+// softsign: x/(1+|x|); f' = 1/(1+|x|)^2 = (1-|y|)^2
+struct Softsign : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return is_inf(x) ? copysign(T(1), x) : x / (T(1) + fabs(x)); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    const T t = T(1) / (T(1) + fabs(x));
+    return dy * (t * t);
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) {
+    const T t = T(1) - fabs(y);
+    return dy * (t * t);
+  }
+};
+
+// exponential: e^x
+struct Exponential : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return exp(x); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return dy * exp(x); }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * y; }
+};
+
+// log_sigmoid: ln sigmoid(x) = min(x, 0) - ln(1 + e^-|x|); f' = sigmoid(-x) = 1 - e^y
+struct LogSigmoid : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return (x < T(0) ? x : T(0)) - log1p(exp(-fabs(x))); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    const T e = exp(-fabs(x)), r = T(1) / (T(1) + e);
+    return dy * (x >= T(0) ? e * r : r);
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * -expm1(y); }
+};
+
+// hardtanh (a = min_val, b = max_val): clamp(x, a, b); derivative 0 at both bounds
+struct Hardtanh : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) { return x < p.a ? p.a : (x > p.b ? p.b : x); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
+    return dy * ((x > p.a && x < p.b) ? T(1) : nan_or(x, T(0)));
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) { return backward_from_input(y, dy, p); }
+  static const char* check(double a, double b) { return a <= b ? nullptr : "min_val must be <= max_val"; }
+};
+
+// hardsigmoid: relu6(x + 3)/6; f' = 1/6 on the open (-3, 3)
+struct Hardsigmoid : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) {
+    return x <= T(-3) ? T(0) : (x >= T(3) ? T(1) : (x + T(3)) / T(6));
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    return (x > T(-3) && x < T(3)) ? dy / T(6) : dy * nan_or(x, T(0));
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) {
+    return (y > T(0) && y < T(1)) ? dy / T(6) : dy * nan_or(y, T(0));
+  }
+};
+
+// hardswish (Howard et al. 2019): x relu6(x + 3)/6; f' = (2x + 3)/6 on the closed [-3, 3] (PyTorch)
+struct Hardswish : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) {
+    return x <= T(-3) ? T(0) : (x >= T(3) ? x : x * (x + T(3)) / T(6));
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    return x > T(3) ? dy * T(1) : (x >= T(-3) ? dy * ((T(2) * x + T(3)) / T(6)) : dy * nan_or(x, T(0)));
+  }
+};
+
+// softshrink (a = lambda >= 0): x - a for x > a, x + a for x < -a, else 0
+struct Softshrink : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) {
+    return x > p.a ? (x - p.a) - p.a_lo : (x < -p.a ? (x + p.a) + p.a_lo : nan_or(x, T(0)));
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
+    return dy * ((x > p.a || x < -p.a) ? T(1) : nan_or(x, T(0)));
+  }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) {
+    return dy * ((y > T(0) || y < T(0)) ? T(1) : nan_or(y, T(0)));
+  }
+  static const char* check(double a, double) { return a >= 0 ? nullptr : "lambda must be >= 0"; }
+};
+
+// hardshrink (a = lambda >= 0): x for |x| > a, else 0
+struct Hardshrink : Softshrink {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) { return (x > p.a || x < -p.a) ? x : nan_or(x, T(0)); }
+};
+
+// tanhshrink: x - tanh x; Taylor series below |x| = 0.1 (cancellation), double above
+struct Tanhshrink : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) {
+    if (fabs(x) < T(0.1)) {
+      // x - tanh x = x^3/3 - 2x^5/15 + 17x^7/315 - ... (coefficients from mpmath's taylor)
+      const T s = x * x;
+      T c = T(0.001455834387051318268249485);
+      c = fma(c, s, T(-0.003592128036572481016925461));
+      c = fma(c, s, T(0.008863235529902196568863236));
+      c = fma(c, s, T(-0.02186948853615520282186949));
+      c = fma(c, s, T(0.05396825396825396825396825));
+      c = fma(c, s, T(-0.1333333333333333333333333));
+      c = fma(c, s, T(0.3333333333333333333333333));
+      return (x * s) * c;
+    }
+    const double xd = static_cast<double>(x);
+    return static_cast<T>(xd - ::tanh(xd));
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    const T t = tanh(x);
+    return dy * (t * t);
+  }
+};
+
+// threshold (a = threshold, b = value): x > a ? x : b
+struct Threshold : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) { return x > p.a ? x : nan_or(x, p.b); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) { return dy * (x > p.a ? T(1) : nan_or(x, T(0))); }
+};
+
+// squareplus (Barron 2021, a = b > 0): (x + sqrt(x^2 + b))/2; for x < 0 the form b/(2(s - x))
+struct Squareplus : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T> p) {
+    const T s = hypot(x, sqrt(p.a));
+    return x >= T(0) ? fma(T(0.5), x, T(0.5) * s) : (T(0.25) * p.a) / fma(T(0.5), s, T(-0.5) * x);  // halves: no overflow
+  }
+  // f' = (1 + x/s)/2, = b / (2 s (s - x)) for x < 0
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
+    const T s = hypot(x, sqrt(p.a));
+    return dy * (x >= T(0) ? (is_inf(x) ? T(1) : fma(T(0.5), x / s, T(0.5))) : ((T(0.25) * p.a) / s) / fma(T(0.5), s, T(-0.5) * x));
+  }
+  static const char* check(double a, double) { return a > 0 ? nullptr : "b must be > 0"; }
+};
+
+// squared_relu (So et al. 2021, Primer): relu(x)^2; f' = 2 relu(x) = 2 sqrt(y)
+struct SquaredRelu : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return x > T(0) ? x * x : nan_or(x, T(0)); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return dy * (x > T(0) ? T(2) * x : nan_or(x, T(0))); }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * (y > T(0) ? T(2) * sqrt(y) : nan_or(y, T(0))); }
+};
+
+// sparse_plus (JAX/Keras): 0 for x <= -1, x for x >= 1, (x + 1)^2/4 between
+struct SparsePlus : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) {
+    if (x <= T(-1)) return T(0);
+    if (x >= T(1)) return x;
+    const T u = x + T(1);
+    return u * u * T(0.25);
+  }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    return dy * (x <= T(-1) ? T(0) : (x >= T(1) ? T(1) : (x + T(1)) * T(0.5)));
+  }
+};
+
+// sine: sin x; f' = cos x
+struct Sine : OpBase {
+  template <class T> ACTK_HD static T forward(T x, P<T>) { return sin(x); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return dy * cos(x); }
+};
+
+}  // namespace ops
+}  // namespace actk

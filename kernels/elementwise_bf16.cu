@@ -1,0 +1,9 @@
+// kernels/elementwise_bf16.cu: every op and direction for bfloat16 storage (one file per type keeps
+// each nvcc run small enough for a 2-core build).
+#include "kernels/elementwise.cuh"
+
+namespace actk {
+namespace detail {
+template void launch_elementwise_typed<bfloat16>(const ElementwiseCall&);
+}  // namespace detail
+}  // namespace actk

@@ -1,0 +1,9 @@
+// kernels/elementwise_f32.cu: every op and direction for float storage (one file per type keeps
+// each nvcc run small enough for a 2-core build).
+#include "kernels/elementwise.cuh"
+
+namespace actk {
+namespace detail {
+template void launch_elementwise_typed<float>(const ElementwiseCall&);
+}  // namespace detail
+}  // namespace actk

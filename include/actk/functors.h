@@ -45,10 +45,16 @@ template <class T> ACTK_HD T mulc(T x, Split<T> c) {
   return fma(x, c.hi, x * c.lo);
 }
 
-/// s + x*s*(1-s)*k for the x*sigmoid family's derivative; where s or 1-s is 0 (the far tails,
-/// +-inf included) the derivative is s itself, and x*k may be infinite there.
-template <class T> ACTK_HD T sig_deriv(const SigmoidX<T>& r, T xk_s) {
-  return (r.s == T(0) || r.c == T(0)) ? r.s : fma(xk_s, r.c, r.s);
+/// dy * s * (1 + (1-s) X), the x*sigmoid family's derivative (X = x * dz/dx for x*sigmoid(z),
+/// given as hi + lo). Where 1-s is 0 (right tail, +inf) it is dy * s; where s is tiny the product
+/// is formed so that it rounds once (X may be infinite where s is 0). For z < 0 the factor
+/// 1 + (1-s) X = ((1 + X) + e) / (1 + e) with e = e^z: f' has a zero there, and this form
+/// leaves only e's rounding error in the cancellation (1 + X is exact for X in [-2, -1/2]).
+template <class T> ACTK_HD T sig_deriv(const SigmoidX<T>& r, Two<T> X, T dy) {
+  if (r.c == T(0)) return dy * r.s;
+  if (r.h != T(1)) return r.h == T(0) ? dy * T(0) : r.times_s(dy * fma(r.c, X.hi, T(1)));
+  if (!r.pos) return dy * ((r.s * r.r) * (((T(1) + X.hi) + X.lo) + r.e));
+  return dy * fma(X.hi * r.s, r.c, r.s);
 }
 
 // Constants as (double value, residual to the exact value), residuals from mpmath at 50 digits.
@@ -95,7 +101,9 @@ struct Sigmoid : OpBase {
     return x >= T(0) ? r : e * r;
   }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
-    const T e = exp(-fabs(x)), r = T(1) / (T(1) + e);
+    const T m = -fabs(x);
+    if (m < Tiny<T>::exp_arg) return mul_exp(dy, m);  // 1 + e == 1 there
+    const T e = exp(m), r = T(1) / (T(1) + e);
     return dy * (e * r * r);
   }
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * (y * (T(1) - y)); }
@@ -105,7 +113,9 @@ struct Sigmoid : OpBase {
 struct Tanh : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T>) { return tanh(x); }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
-    const T e = exp(T(-2) * fabs(x)), r = T(1) / (T(1) + e);
+    const T m = T(-2) * fabs(x);
+    if (m < Tiny<T>::exp_arg) return mul_exp(T(4) * dy, m);  // 1 + e == 1 there
+    const T e = exp(m), r = T(1) / (T(1) + e);
     return dy * ((T(4) * e) * r * r);
   }
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * ((T(1) - y) * (T(1) + y)); }
@@ -146,7 +156,7 @@ struct PRelu : LeakyRelu {};
 struct Elu : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T> p) { return x > T(0) ? x : mulc(expm1(x), p.sa()); }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
-    return dy * (x > T(0) ? T(1) : mulc(exp(x), p.sa()));
+    return x > T(0) ? dy * T(1) : mul_exp(mulc(dy, p.sa()), x);
   }
   // f' = y + a on the negative branch
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) {
@@ -163,7 +173,7 @@ struct Selu : OpBase {
     return x > T(0) ? mulc(x, K<T>::selu_scale()) : mulc(expm1(x), K<T>::selu_sa());
   }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
-    return x > T(0) ? mulc(dy, K<T>::selu_scale()) : dy * mulc(exp(x), K<T>::selu_sa());
+    return x > T(0) ? mulc(dy, K<T>::selu_scale()) : mul_exp(mulc(dy, K<T>::selu_sa()), x);
   }
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) {
     const Split<T> sa = K<T>::selu_sa();
@@ -181,7 +191,12 @@ struct Celu : OpBase {
     return exp2t(Two<T>{q, lo});
   }
   template <class T> ACTK_HD static T forward(T x, P<T> p) { return x > T(0) ? x : mulc(expm1(x / p.a), p.sa()); }
-  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) { return dy * (x > T(0) ? T(1) : exp_div(x, p)); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
+    if (x > T(0)) return dy * T(1);
+    const T q = x / p.a;
+    if (q < Tiny<T>::exp_arg) return mul_exp(dy, q);  // deep tail: the division's error no longer shows
+    return dy * exp_div(x, p);
+  }
   // f' = y/a + 1 = (y + a)/a on the negative branch
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) {
     return dy * (y > T(0) ? T(1) : ((y + p.a) + p.a_lo) / p.a);
@@ -230,7 +245,31 @@ struct Gelu : OpBase {
     }
     return xmul(T(0.5) * x, erfc_arg(x));
   }
+  // Around gelu''s zero x0 = -0.75179152469... (float only): its Taylor series in t = x - x0
+  // (coefficients from mpmath, degree 14: relative error < 2e-10 on [-1.25, -0.375]), so f' keeps
+  // its relative accuracy where Phi(x) + x phi(x) cancels. x - x0.hi is exact there (Sterbenz).
+  ACTK_HD static float near_zero(float x) {
+    const float t = (x - -0.7517915368080139f) - 1.211444945855772e-08f;
+    float c = 4.3284506257392275468e-7f;
+    c = fma(c, t, -7.7484613070037191253e-6f);
+    c = fma(c, t, -0.000011214380188426641375f);
+    c = fma(c, t, 0.000086159478611165716278f);
+    c = fma(c, t, 0.0001863397462323351328f);
+    c = fma(c, t, -0.00074482683867468162427f);
+    c = fma(c, t, -0.0022395380680734971513f);
+    c = fma(c, t, 0.0045392283791254155736f);
+    c = fma(c, t, 0.019421679838189065889f);
+    c = fma(c, t, -0.014771522148244337718f);
+    c = fma(c, t, -0.11400823329722170855f);
+    c = fma(c, t, -0.018199676398671087101f);
+    c = fma(c, t, 0.38828498299055199786f);
+    c = fma(c, t, 0.43149399231404691979f);
+    return c * t;
+  }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    if constexpr (sizeof(T) == 4) {
+      if (x >= T(-1.25) && x <= T(-0.375)) return dy * near_zero(x);
+    }
     if (in_tail(x)) {
       const T h = quarter_gauss(x);
       if (h == T(0)) return dy * T(0);
@@ -241,8 +280,8 @@ struct Gelu : OpBase {
     T slo = fma(x, x, -s);
     if (!(s - s == T(0))) slo = T(0);
     const T e = exp2t(Two<T>{T(-0.5) * s, T(-0.5) * slo});
-    const T phi = mulc(e, K<T>::rsqrt2pi());
-    return dy * (xmul(x, phi) + T(0.5) * erfc_arg(x));
+    if (e == T(0)) return dy * T(0.5) * erfc_arg(x);  // |x| huge: x phi(x) is 0 (and x may be inf)
+    return dy * fma(x * K<T>::rsqrt2pi().hi, e, T(0.5) * erfc_arg(x));
   }
 };
 
@@ -261,9 +300,12 @@ struct GeluTanh : OpBase {
   // f' = s + x s (1-s) * 2u'(x), 2u' = 2 sqrt(2/pi)(1 + 3*0.044715 x^2)
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
     const SigmoidX<T> r = x_sigmoid(x, twice_u(x));
-    if (r.s == T(0) || r.c == T(0)) return dy * r.s;  // far tails: du may be inf there
-    const T du = T(1.5957691216057308) * fma(T(0.134145) * x, x, T(1));
-    return dy * fma(r.xs * r.c, du, r.s);
+    if (r.c == T(0)) return dy * r.s;
+    // X = x * 2u'(x) = 2 sqrt(2/pi) (x + 3*0.044715 x^3), formed in double like 2u
+    const double xd = static_cast<double>(x);
+    const double X = 1.5957691216057308 * (xd + 0.134145 * xd * xd * xd);
+    const T hi = static_cast<T>(X);
+    return sig_deriv(r, Two<T>{hi, is_inf(hi) ? T(0) : static_cast<T>(X - static_cast<double>(hi))}, dy);
   }
 };
 
@@ -273,7 +315,7 @@ struct QuickGelu : OpBase {
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
     const Two<T> z = mul2(x, K<T>::c1702());
     const SigmoidX<T> r = x_sigmoid(x, z);
-    return dy * sig_deriv(r, z.hi * r.s);  // s + 1.702x s(1-s)
+    return sig_deriv(r, z, dy);  // s + 1.702x s(1-s)
   }
 };
 
@@ -283,7 +325,7 @@ struct Swish : OpBase {
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
     const Two<T> z = mul2(x, p.sa());
     const SigmoidX<T> r = x_sigmoid(x, z);
-    return dy * sig_deriv(r, z.hi * r.s);  // s + beta x s(1-s)
+    return sig_deriv(r, z, dy);  // s + beta x s(1-s)
   }
   static const char* check(double a, double) { return a > 0 ? nullptr : "beta must be > 0"; }
 };
@@ -293,7 +335,7 @@ struct Silu : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T>) { return x_sigmoid(x, Two<T>{x, T(0)}).xs; }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
     const SigmoidX<T> r = x_sigmoid(x, Two<T>{x, T(0)});
-    return dy * sig_deriv(r, r.xs);
+    return sig_deriv(r, Two<T>{x, T(0)}, dy);
   }
 };
 
@@ -302,16 +344,26 @@ struct Silu : OpBase {
 struct Mish : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T>) {
     if (x >= T(22)) return x;  // tanh(softplus(x)) == 1 to double precision
-    const T h = exp(T(0.5) * x), e = h * h, q = fma(e, e + T(2), T(2));
-    return xmul(xmul(x, h) * ((e + T(2)) / q), h);
+    if (x < Tiny<T>::exp_arg) {
+      const T h = exp(T(0.5) * x), e = h * h, q = fma(e, e + T(2), T(2));
+      return xmul(xmul(x, h) * ((e + T(2)) / q), h);
+    }
+    const T e = exp(x), n = e * (e + T(2));
+    return x * (n / (n + T(2)));
   }
   // f' = t + x sigmoid(x)(1 - t^2) = e[(e+2)(n+2) + 4x(1+e)] / (n+2)^2
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
     if (x >= T(22)) return dy * T(1);
-    const T h = exp(T(0.5) * x), e = h * h, q = fma(e, e + T(2), T(2));
-    if (h == T(0)) return dy * T(0);  // x below the range where f' is representable (or -inf)
-    const T b = fma(e + T(2), q, T(4) * x * (T(1) + e));
-    return dy * (((h * b) / q / q) * h);
+    if (x < Tiny<T>::exp_arg) {  // f' = e (1 + x) to working precision; e^x formed in halves
+      const T h = exp(T(0.5) * x);
+      if (h == T(0)) return dy * T(0);  // x below the range where f' is representable (or -inf)
+      return ((dy * (T(1) + x)) * h) * h;
+    }
+    // b = (e+2) q + 4x(1+e) = e^3 + 4e^2 + (6+4x) e + 4(1+x): near the zero of f' (x = -1.19)
+    // 6+4x and 1+x are exact and the terms are small, so mostly e's own rounding remains
+    const T e = exp(x), q = fma(e, e + T(2), T(2));
+    const T b = fma(fma(e + T(4), e, fma(T(4), x, T(6))), e, T(4) * (T(1) + x));
+    return dy * (e * (b / (q * q)));
   }
 };
 
@@ -328,7 +380,7 @@ struct Softplus : OpBase {
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
     const Two<T> z = mul2(x, p.sa());
     if (z.hi > p.b) return dy * T(1);
-    return dy * x_sigmoid(x, z).s;
+    return x_sigmoid(x, z).times_s(dy);
   }
   // f' = 1 - e^(-beta y)
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) {
@@ -355,7 +407,7 @@ struct Softsign : OpBase {
 // exponential: e^x
 struct Exponential : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T>) { return exp(x); }
-  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return dy * exp(x); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return mul_exp(dy, x); }
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * y; }
 };
 
@@ -363,7 +415,9 @@ struct Exponential : OpBase {
 struct LogSigmoid : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T>) { return (x < T(0) ? x : T(0)) - log1p(exp(-fabs(x))); }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
-    const T e = exp(-fabs(x)), r = T(1) / (T(1) + e);
+    const T m = -fabs(x);
+    if (x >= T(0) && m < Tiny<T>::exp_arg) return mul_exp(dy, m);
+    const T e = exp(m), r = T(1) / (T(1) + e);
     return dy * (x >= T(0) ? e * r : r);
   }
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * -expm1(y); }
@@ -468,8 +522,8 @@ struct Squareplus : OpBase {
 // squared_relu (So et al. 2021, Primer): relu(x)^2; f' = 2 relu(x) = 2 sqrt(y)
 struct SquaredRelu : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T>) { return x > T(0) ? x * x : nan_or(x, T(0)); }
-  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return dy * (x > T(0) ? T(2) * x : nan_or(x, T(0))); }
-  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * (y > T(0) ? T(2) * sqrt(y) : nan_or(y, T(0))); }
+  template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) { return x > T(0) ? (T(2) * dy) * x : dy * nan_or(x, T(0)); }
+  template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return y > T(0) ? (T(2) * dy) * sqrt(y) : dy * nan_or(y, T(0)); }
 };
 
 // sparse_plus (JAX/Keras): 0 for x <= -1, x for x >= 1, (x + 1)^2/4 between

@@ -68,19 +68,44 @@ template <class T> ACTK_HD T exp2t(Two<T> z) {
   return z.lo == T(0) ? e : fma(e, z.lo, e);
 }
 
-/// Below this exp(x) is subnormal in T: products with it are formed in halves there.
+/// Below exp_arg, exp(x) is (nearly) subnormal in T; above big_arg it overflows. Products with
+/// such an exp are formed in halves there, k * e^(m/2) * e^(m/2), so they round once at the end.
 template <class T> struct Tiny;
-template <> struct Tiny<float> { static constexpr float exp_arg = -86.0f; };
-template <> struct Tiny<double> { static constexpr double exp_arg = -706.0; };
+template <> struct Tiny<float> {
+  static constexpr float exp_arg = -86.0f;
+  static constexpr float big_arg = 88.0f;
+};
+template <> struct Tiny<double> {
+  static constexpr double exp_arg = -706.0;
+  static constexpr double big_arg = 709.0;
+};
+
+/// k * e^m, rounding once even where e^m is subnormal or overflows but the product does not.
+template <class T> ACTK_HD T mul_exp(T k, T m) {
+  if (m < Tiny<T>::exp_arg || m > Tiny<T>::big_arg) {
+    const T h = exp(T(0.5) * m);
+    return (k * h) * h;
+  }
+  return k * exp(m);
+}
 
 /// x * sigmoid(z), sigmoid(z) and 1 - sigmoid(z) at once, each accurate to a few ulp in both
 /// tails: exp is only ever taken of -|z| (never overflows), and where exp(-|z|) would be
 /// subnormal the product with x is formed from two halves exp(-|z|/2) so that it rounds once.
-template <class T> struct SigmoidX { T xs, s, c; };
+/// s = sh * h exactly as formed (h = 1 unless s is tiny): a product k * s that must round once
+/// is (k * sh) * h.
+template <class T> struct SigmoidX {
+  T xs, s, c, sh, h;
+  T e, r;    // e = exp(-|z|), r = 1/(1 + e) (normal branch)
+  bool pos;  // z >= 0
+  ACTK_HD T times_s(T k) const { return (k * sh) * h; }
+};
 template <class T> ACTK_HD SigmoidX<T> x_sigmoid(T x, Two<T> z) {
   const bool pos = z.hi >= T(0);  // NaN: false, and NaN flows through exp
   const Two<T> m = pos ? Two<T>{-z.hi, -z.lo} : z;  // -|z|
   SigmoidX<T> out;
+  out.pos = pos;
+  out.e = out.r = T(0);
   if (m.hi < Tiny<T>::exp_arg) {
     const T h = exp2t(Two<T>{m.hi * T(0.5), m.lo * T(0.5)});
     const T e = h * h;
@@ -88,12 +113,18 @@ template <class T> ACTK_HD SigmoidX<T> x_sigmoid(T x, Two<T> z) {
     out.s = pos ? r : e * r;
     out.c = pos ? e * r : r;
     out.xs = pos ? x * r : xmul(xmul(x, h) * r, h);
+    out.sh = pos ? r : h * r;
+    out.h = pos ? T(1) : h;
   } else {
     const T e = exp2t(m);
     const T r = T(1) / (T(1) + e);
+    out.e = e;
+    out.r = r;
     out.s = pos ? r : e * r;
     out.c = pos ? e * r : r;
     out.xs = pos ? x * r : xmul(x, out.s);
+    out.sh = out.s;
+    out.h = T(1);
   }
   return out;
 }

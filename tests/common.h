@@ -23,6 +23,13 @@ inline std::vector<Op> all_ops() {
   return v;
 }
 
+inline std::vector<Op> from_output_ops() {
+  std::vector<Op> v;
+  for (Op op : all_ops())
+    if (actk::op_info(op).has_backward_from_output) v.push_back(op);
+  return v;
+}
+
 inline std::string op_name(Op op) { return actk::op_info(op).name; }
 
 /// Params with every parameter at its default, as explicit numbers.

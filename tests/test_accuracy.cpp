@@ -57,34 +57,6 @@ template <class Fn, Dir D, class T> T eval(T x, T dy, P<T> p) {
   else return Fn::backward_from_output(x, dy, p);
 }
 
-struct Window { double lo, hi; };
-
-/// Zeros of f' (sign changes of the double derivative on [-40, 40]) widened to where |f'| < 1/16.
-template <class Fn> std::vector<Window> derivative_zero_windows(P<double> p) {
-  auto d = [&](double x) { return Fn::backward_from_input(x, 1.0, p); };
-  std::vector<Window> w;
-  const double step = 1.0 / 256;
-  double prev = d(-40);
-  for (double x = -40 + step; x <= 40; x += step) {
-    const double cur = d(x);
-    if (std::isfinite(prev) && std::isfinite(cur) && ((prev < 0 && cur > 0) || (prev > 0 && cur < 0)) &&
-        std::fabs(prev) < 0.25 && std::fabs(cur) < 0.25) {
-      double lo = x - step, hi = x;
-      while (std::fabs(d(lo)) < 1.0 / 16 && lo > x - 8) lo -= 1.0 / 1024;
-      while (std::fabs(d(hi)) < 1.0 / 16 && hi < x + 8) hi += 1.0 / 1024;
-      w.push_back({lo, hi});
-    }
-    prev = cur;
-  }
-  return w;
-}
-
-bool in_windows(const std::vector<Window>& w, double x) {
-  for (const Window& k : w)
-    if (x >= k.lo && x <= k.hi) return true;
-  return false;
-}
-
 template <class S, class Fn, Dir D>
 Stat measure(const std::vector<S>& xs, bool random_dy, const actk::Params& prm, Op op, const std::vector<Window>& near0,
              double bound_ulp, double bound_abs) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -366,4 +368,24 @@ TEST(CAbi, StatusCodesAndThreadLocalMessages) {
   EXPECT_STREQ(actk_version(), actk::version());
 }
 
+}  // namespace
+
+namespace {
+TEST(Readme, ListsEveryOpWithItsDefaults) {
+  std::ifstream f(ACTK_README);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string readme = ss.str();
+  ASSERT_FALSE(readme.empty()) << ACTK_README;
+  for (Op op : actk_test::all_ops()) {
+    const actk::OpInfo& i = actk::op_info(op);
+    const std::string row = std::string("| `") + i.name + "` |";
+    const std::size_t at = readme.find(row);
+    ASSERT_NE(at, std::string::npos) << "README's op table has no row for " << i.name;
+    const std::string line = readme.substr(at, readme.find('\n', at) - at);
+    for (int k = 0; k < i.n_params; ++k)
+      EXPECT_NE(line.find(i.param_names[k]), std::string::npos) << i.name << ": " << line;
+    EXPECT_NE(line.find(i.has_backward_from_output ? "x or y |" : "| x |"), std::string::npos) << line;
+  }
+}
 }  // namespace

@@ -1,12 +1,18 @@
-// kernels/elementwise.cuh: the element-wise CUDA kernel, instantiated per storage type in
-// kernels/elementwise_<type>.cu from the op list.
+// kernels/elementwise.cuh: the generic vectorized element-wise launcher, instantiated per storage
+// type in kernels/elementwise_<type>.cu for every op and direction of the list.
 //
 // What and why: every activation is memory-bound, so the kernel's only job is to stream x (and
-// dy) in and y (or dx) out while the op's functor (actk/functors.h, the same math the CPU
-// reference runs in double) computes in float (16-bit and float32 data) or double (float64).
-//
-// This first version is a plain grid-stride loop, one element per step; the vectorized launcher
-// (16-byte accesses, several vectors in flight, aligned/unaligned paths) is the GPU issue's work.
+// dy) in and y (or dx) out at the copy bandwidth while the op's functor (actk/functors.h, the same
+// math the CPU reference runs in double) computes in float (16-bit and float32 data) or double.
+//   - 16-byte loads and stores (4 floats, 8 halves, 2 doubles), coalesced;
+//   - kUnroll independent vectors in flight per thread (all loads issued before any math);
+//   - when every pointer has the same offset from a 16-byte boundary, a scalar head brings them
+//     to it and a scalar tail finishes the remainder; otherwise a scalar path (any offset works);
+//   - 64-bit sizes and indices throughout (tensors above 2^31 elements);
+//   - a grid-stride loop over a grid sized from the SM count cached per device;
+//   - the caller's stream; no allocation, no synchronization, no device query per call.
+// In-place (out == in or out == dy) is safe: each thread reads its elements before writing them
+// and no element is read by another thread.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -23,7 +29,7 @@
 namespace actk {
 namespace detail {
 
-// ---- storage <-> compute type ----------------------------------------------------------------
+// ---- storage <-> compute type -----------------------------------------------------------------
 template <class S> struct Compute { using type = float; };
 template <> struct Compute<double> { using type = double; };
 
@@ -40,49 +46,144 @@ template <> __device__ __forceinline__ bfloat16 dstore<bfloat16>(float v) {
   return bfloat16::from_bits(__bfloat16_as_ushort(__float2bfloat16_rn(v)));
 }
 
-// ---- kernels ---------------------------------------------------------------------------------
+/// One element through the op: forward, or backward from x / y.
+template <class Fn, Dir D, class T> __device__ __forceinline__ T apply(T x, T dy, const P<T>& p) {
+  if constexpr (D == Dir::forward) return Fn::forward(x, p);
+  else if constexpr (D == Dir::from_input) return Fn::backward_from_input(x, dy, p);
+  else return Fn::backward_from_output(x, dy, p);
+}
+
+// ---- kernels ------------------------------------------------------------------------------------
+constexpr int kThreads = 256;
+constexpr int kUnroll = 4;  // independent 16-byte vectors in flight per thread
+
+template <class S> struct alignas(16) Vec {
+  static constexpr int N = 16 / static_cast<int>(sizeof(S));
+  S v[N];
+};
+
+/// The aligned path. Elements [0, head) and [tail, n) are done one per thread; the vectors cover
+/// [head, tail), whose start is 16-byte aligned in every pointer.
 template <class Fn, Dir D, class S>
-__global__ void elementwise_kernel(const S* __restrict__ in, const S* __restrict__ dy, S* out, std::int64_t n,
-                                   P<typename Compute<S>::type> p) {
+__global__ void __launch_bounds__(kThreads)
+    elementwise_vec_kernel(const S* __restrict__ in, const S* __restrict__ dy, S* __restrict__ out, std::int64_t n,
+                           std::int64_t head, std::int64_t tail, P<typename Compute<S>::type> p) {
   using T = typename Compute<S>::type;
+  constexpr int N = Vec<S>::N;
+  const std::int64_t tid = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const T x = dload(in[i]);
-    T r;
-    if constexpr (D == Dir::forward) r = Fn::forward(x, p);
-    else if constexpr (D == Dir::from_input) r = Fn::backward_from_input(x, dload(dy[i]), p);
-    else r = Fn::backward_from_output(x, dload(dy[i]), p);
-    out[i] = dstore<S>(r);
+  // scalar head and tail (fewer than N elements each)
+  if (tid < head) out[tid] = dstore<S>(apply<Fn, D>(dload(in[tid]), D == Dir::forward ? T(0) : dload(dy[tid]), p));
+  if (tid < n - tail) {
+    const std::int64_t i = tail + tid;
+    out[i] = dstore<S>(apply<Fn, D>(dload(in[i]), D == Dir::forward ? T(0) : dload(dy[i]), p));
+  }
+  const Vec<S>* vin = reinterpret_cast<const Vec<S>*>(in + head);
+  const Vec<S>* vdy = reinterpret_cast<const Vec<S>*>(dy + (D == Dir::forward ? 0 : head));
+  Vec<S>* vout = reinterpret_cast<Vec<S>*>(out + head);
+  const std::int64_t nvec = (tail - head) / N;
+  for (std::int64_t base = tid; base < nvec; base += stride * kUnroll) {
+    Vec<S> a[kUnroll], b[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t i = base + u * stride;
+      if (i < nvec) {
+        a[u] = vin[i];
+        if constexpr (D != Dir::forward) b[u] = vdy[i];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t i = base + u * stride;
+      if (i < nvec) {
+        Vec<S> r;
+#pragma unroll
+        for (int k = 0; k < N; ++k) {
+          T g = T(0);
+          if constexpr (D != Dir::forward) g = dload(b[u].v[k]);
+          r.v[k] = dstore<S>(apply<Fn, D>(dload(a[u].v[k]), g, p));
+        }
+        vout[i] = r;
+      }
+    }
   }
 }
 
-// ---- launch helpers --------------------------------------------------------------------------
-constexpr int kThreads = 256;
+/// The scalar path, for pointers whose offsets from a 16-byte boundary differ.
+template <class Fn, Dir D, class S>
+__global__ void __launch_bounds__(kThreads)
+    elementwise_scalar_kernel(const S* __restrict__ in, const S* __restrict__ dy, S* __restrict__ out, std::int64_t n,
+                              P<typename Compute<S>::type> p) {
+  using T = typename Compute<S>::type;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; base < n;
+       base += stride * kUnroll) {
+    S a[kUnroll], b[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t i = base + u * stride;
+      if (i < n) {
+        a[u] = in[i];
+        if constexpr (D != Dir::forward) b[u] = dy[i];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t i = base + u * stride;
+      if (i < n) out[i] = dstore<S>(apply<Fn, D>(dload(a[u]), D == Dir::forward ? T(0) : dload(b[u]), p));
+    }
+  }
+}
 
-/// Blocks for n elements: enough to fill the device (SM count cached per device), never more
-/// than the elements need. The device is asked once per device, not per call.
-int grid_for(std::int64_t n);
+// ---- launch helpers -----------------------------------------------------------------------------
+
+/// SM count of the current device (asked once per device, then cached).
+int sm_count();
+
+/// Blocks for `work` thread-items: enough to fill every SM (8 blocks of 256 threads each, the
+/// full 2048 threads), never more than the work needs, at least 1.
+inline int grid_for(std::int64_t work) {
+  const std::int64_t need = (work + kThreads - 1) / kThreads;
+  const std::int64_t cap = static_cast<std::int64_t>(sm_count()) * 8;
+  return static_cast<int>(need < 1 ? 1 : (need < cap ? need : cap));
+}
 
 /// Throws Error(cuda_error) naming `what` if the last launch failed.
 void check_launch(const char* what);
 
+inline std::uintptr_t misalign(const void* p) { return reinterpret_cast<std::uintptr_t>(p) & 15u; }
+
 template <class S> void launch_elementwise_typed(const ElementwiseCall& c) {
   using T = typename Compute<S>::type;
+  constexpr int N = Vec<S>::N;
   const auto* in = static_cast<const S*>(c.in);
   const auto* dy = static_cast<const S*>(c.dy);
   auto* out = static_cast<S*>(c.out);
   const P<T> p = P<T>::make(c.a, c.b);
-  const int grid = grid_for(c.n);
   cudaStream_t s = static_cast<cudaStream_t>(c.stream);
+  const std::uintptr_t m = misalign(in);
+  const bool same = m % sizeof(S) == 0 && misalign(out) == m && (c.dir == Dir::forward || misalign(dy) == m);
   with_op(c.op, [&](auto tag) {
     using Tag = decltype(tag);
     using Fn = typename Tag::fn;
+    auto run = [&](auto dir_c) {
+      constexpr Dir D = decltype(dir_c)::value;
+      if (same) {
+        std::int64_t head = m == 0 ? 0 : static_cast<std::int64_t>((16 - m) / sizeof(S));
+        if (head > c.n) head = c.n;
+        const std::int64_t tail = head + (c.n - head) / N * N;
+        const int grid = grid_for(((tail - head) / N + kUnroll - 1) / kUnroll);
+        elementwise_vec_kernel<Fn, D, S><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, head, tail, p);
+      } else {
+        const int grid = grid_for((c.n + kUnroll - 1) / kUnroll);
+        elementwise_scalar_kernel<Fn, D, S><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, p);
+      }
+    };
     switch (c.dir) {
-      case Dir::forward: elementwise_kernel<Fn, Dir::forward><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, p); break;
-      case Dir::from_input: elementwise_kernel<Fn, Dir::from_input><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, p); break;
+      case Dir::forward: run(std::integral_constant<Dir, Dir::forward>{}); break;
+      case Dir::from_input: run(std::integral_constant<Dir, Dir::from_input>{}); break;
       case Dir::from_output:
-        if constexpr (Tag::from_output)
-          elementwise_kernel<Fn, Dir::from_output><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, p);
+        if constexpr (Tag::from_output) run(std::integral_constant<Dir, Dir::from_output>{});
         break;
     }
   });

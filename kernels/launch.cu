@@ -12,25 +12,19 @@
 namespace actk {
 namespace detail {
 
-int grid_for(std::int64_t n) {
+int sm_count() {
   static std::mutex mu;
   static std::vector<int> sms;  // per device ordinal, 0 = not asked yet
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) check_launch("cudaGetDevice");
-  int count;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (static_cast<int>(sms.size()) <= dev) sms.resize(static_cast<std::size_t>(dev) + 1, 0);
-    if (sms[static_cast<std::size_t>(dev)] == 0) {
-      int v = 0;
-      if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
-      sms[static_cast<std::size_t>(dev)] = v > 0 ? v : 1;
-    }
-    count = sms[static_cast<std::size_t>(dev)];
+  std::lock_guard<std::mutex> lock(mu);
+  if (static_cast<int>(sms.size()) <= dev) sms.resize(static_cast<std::size_t>(dev) + 1, 0);
+  int& v = sms[static_cast<std::size_t>(dev)];
+  if (v == 0) {
+    if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
+    if (v <= 0) v = 1;
   }
-  const std::int64_t need = (n + kThreads - 1) / kThreads;
-  const std::int64_t cap = static_cast<std::int64_t>(count) * 8;
-  return static_cast<int>(need < cap ? (need > 0 ? need : 1) : cap);
+  return v;
 }
 
 void check_launch(const char* what) {

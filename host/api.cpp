@@ -250,12 +250,15 @@ void run_elementwise(const char* call, Op op, DType dtype, detail::Dir dir, cons
 }
 
 void run_prelu(const char* call, bool bwd, DType dtype, const void* x, const void* alpha, const void* dy, void* out, void* dalpha,
-               std::int64_t n, std::int64_t channels, std::int64_t inner, Backend backend, Stream stream) {
+               std::int64_t n, std::int64_t channels, std::int64_t inner, Backend backend, Stream stream,
+               void* workspace = nullptr, std::size_t workspace_bytes = 0) {
   check_enums(call, Op::prelu, dtype, backend);
   const std::size_t elem = dtype_size(dtype);
   check_size(call, "n", n, elem);
   if (channels < 1) fail(Status::invalid_argument, call, "argument 'channels' = " + std::to_string(channels) + " must be >= 1");
   if (inner < 1) fail(Status::invalid_argument, call, "argument 'inner' = " + std::to_string(inner) + " must be >= 1");
+  if (channels > INT32_MAX)
+    fail(Status::invalid_argument, call, "argument 'channels' = " + std::to_string(channels) + " is above 2^31 - 1");
   if (channels > 1) {
     if (channels > INT64_MAX / inner)
       fail(Status::invalid_argument, call, "channels * inner overflows a 64-bit count");
@@ -271,8 +274,15 @@ void run_prelu(const char* call, bool bwd, DType dtype, const void* x, const voi
   const int nb = bwd ? 5 : 3;
   if (n == 0 && !bwd) return;
   check_buffers(call, bufs, nb, elem);
+  if (bwd && dalpha == alpha)
+    fail(Status::invalid_argument, call, "arguments 'dalpha' and 'alpha' are the same buffer; dalpha may not alias alpha");
   const Backend be = choose_backend(call, backend, bufs, nb);
-  const detail::PreluCall c{dtype, x, alpha, bwd ? dy : nullptr, out, bwd ? dalpha : nullptr, n, channels, inner, stream};
+  if (be == Backend::cuda && workspace != nullptr && workspace_bytes < prelu_backward_workspace_bytes(dtype, n, channels, inner))
+    fail(Status::invalid_argument, call, "argument 'workspace_bytes' = " + std::to_string(workspace_bytes) + " is less than the " +
+                                             std::to_string(prelu_backward_workspace_bytes(dtype, n, channels, inner)) +
+                                             " bytes prelu_backward_workspace_bytes() asks for");
+  const detail::PreluCall c{dtype, x, alpha, bwd ? dy : nullptr, out, bwd ? dalpha : nullptr, n, channels, inner, stream,
+                            workspace, workspace_bytes};
   if (be == Backend::cpu) detail::cpu_prelu(c);
   else detail::cuda_prelu(c);
 }
@@ -298,13 +308,21 @@ void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::
   run_prelu("prelu_forward", false, dtype, x, alpha, nullptr, y, nullptr, n, channels, inner, backend, stream);
 }
 
+std::size_t prelu_backward_workspace_bytes(DType, std::int64_t n, std::int64_t channels, std::int64_t) {
+  if (n <= 0 || channels <= 0) return sizeof(double);
+  return static_cast<std::size_t>(channels) * static_cast<std::size_t>(detail::prelu_partials_per_channel(n, channels)) *
+         sizeof(double);
+}
+
 void prelu_backward(DType dtype, const void* x, const void* dy, const void* alpha, void* dx, void* dalpha, std::int64_t n,
-                    std::int64_t channels, std::int64_t inner, Backend backend, Stream stream) {
+                    std::int64_t channels, std::int64_t inner, Backend backend, Stream stream, void* workspace,
+                    std::size_t workspace_bytes) {
   if (dalpha == nullptr)
     fail(Status::invalid_argument, "prelu_backward", "argument 'dalpha' is null (it receives channels values)");
   if (n > 0 && dy == nullptr)
     fail(Status::invalid_argument, "prelu_backward", "argument 'dy' is null but " + std::to_string(n) + " element(s) are to be read");
-  run_prelu("prelu_backward", true, dtype, x, alpha, dy, dx, dalpha, n, channels, inner, backend, stream);
+  run_prelu("prelu_backward", true, dtype, x, alpha, dy, dx, dalpha, n, channels, inner, backend, stream, workspace,
+            workspace_bytes);
 }
 
 }  // namespace actk

@@ -107,11 +107,15 @@ actk_status actk_prelu_forward(actk_dtype dtype, const void* x, const void* alph
 
 actk_status actk_prelu_backward(actk_dtype dtype, const void* x, const void* dy, const void* alpha, void* dx,
                                 void* dalpha, int64_t n, int64_t channels, int64_t inner, actk_backend backend,
-                                void* stream) {
+                                void* stream, void* workspace, size_t workspace_bytes) {
   return guarded([&] {
     actk::prelu_backward(static_cast<actk::DType>(dtype), x, dy, alpha, dx, dalpha, n, channels, inner,
-                         static_cast<actk::Backend>(backend), stream);
+                         static_cast<actk::Backend>(backend), stream, workspace, workspace_bytes);
   });
+}
+
+size_t actk_prelu_backward_workspace_bytes(actk_dtype dtype, int64_t n, int64_t channels, int64_t inner) {
+  return actk::prelu_backward_workspace_bytes(static_cast<actk::DType>(dtype), n, channels, inner);
 }
 
 }  // extern "C"

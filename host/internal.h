@@ -32,7 +32,17 @@ struct PreluCall {
   void* dalpha;
   std::int64_t n, channels, inner;
   Stream stream;
+  void* workspace;  // GPU dalpha scratch (null: take it from the stream-ordered pool)
+  std::size_t workspace_bytes;
 };
+
+/// Blocks per channel of the GPU's first dalpha stage: a function of the shape only, so the
+/// summation order (and so the bits) is the same every run.
+inline std::int64_t prelu_partials_per_channel(std::int64_t n, std::int64_t channels) {
+  const std::int64_t per = channels > 0 ? n / channels : 0;
+  const std::int64_t b = (per + 65535) / 65536;
+  return b < 1 ? 1 : (b > 1024 ? 1024 : b);
+}
 
 // The CPU reference (host/cpu_*.cpp).
 void cpu_elementwise(const ElementwiseCall& c);

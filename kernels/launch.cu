@@ -5,6 +5,7 @@
 #include <cub/block/block_reduce.cuh>
 
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/elementwise.cuh"
@@ -46,37 +47,65 @@ void cuda_elementwise(const ElementwiseCall& c) {
 
 namespace {
 
+// y or dx: element i of channel (i / inner) % channels (inner == n when channels == 1).
 template <class S>
-__global__ void prelu_kernel(const S* __restrict__ x, const S* __restrict__ alpha, const S* __restrict__ dy, S* out,
-                             std::int64_t n, std::int64_t channels, std::int64_t inner) {
+__global__ void __launch_bounds__(kThreads)
+    prelu_kernel(const S* __restrict__ x, const S* __restrict__ alpha, const S* __restrict__ dy, S* out, std::int64_t n,
+                 std::int64_t channels, std::int64_t inner) {
   using T = typename Compute<S>::type;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  const P<T> shared = P<T>::make(static_cast<double>(dload(alpha[0])), 0.0);
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const P<T> p = P<T>::make(static_cast<double>(dload(alpha[(i / inner) % channels])), 0.0);
+    const P<T> p = channels == 1 ? shared : P<T>::make(static_cast<double>(dload(alpha[(i / inner) % channels])), 0.0);
     const T xv = dload(x[i]);
     out[i] = dstore<S>(dy ? ops::PRelu::backward_from_input(xv, dload(dy[i]), p) : ops::PRelu::forward(xv, p));
   }
 }
 
-// dalpha[c]: block c walks its channel's elements in a fixed order; the block reduction has a
-// fixed shape, so the sum is the same bits every run.
+// dalpha, stage 1: block (c, b) sums x*dy over x <= 0 for its fixed slice [b*chunk, (b+1)*chunk)
+// of channel c's elements, in double; the block reduction has a fixed shape, so the partial is
+// the same bits every run.
 template <class S>
-__global__ void prelu_dalpha_kernel(const S* __restrict__ x, const S* __restrict__ dy, S* dalpha, std::int64_t outer,
-                                    std::int64_t channels, std::int64_t inner) {
+__global__ void __launch_bounds__(kThreads)
+    prelu_dalpha_partial(const S* __restrict__ x, const S* __restrict__ dy, double* partial, std::int64_t per,
+                         std::int64_t channels, std::int64_t inner, std::int64_t blocks_per_channel) {
   using T = typename Compute<S>::type;
-  using Acc = double;
-  const std::int64_t ch = blockIdx.x;
-  const std::int64_t per = outer * inner;
-  Acc s = 0;
-  for (std::int64_t k = threadIdx.x; k < per; k += blockDim.x) {
-    const std::int64_t i = ((k / inner) * channels + ch) * inner + k % inner;
+  const std::int64_t c = blockIdx.x / blocks_per_channel, b = blockIdx.x % blocks_per_channel;
+  const std::int64_t chunk = (per + blocks_per_channel - 1) / blocks_per_channel;
+  const std::int64_t lo = b * chunk, hi = lo + chunk < per ? lo + chunk : per;
+  double s = 0;
+  for (std::int64_t k = lo + threadIdx.x; k < hi; k += blockDim.x) {
+    const std::int64_t i = channels == 1 ? k : ((k / inner) * channels + c) * inner + k % inner;
     const T xv = dload(x[i]);
-    s += xv > T(0) ? Acc(0) : static_cast<Acc>(xv) * static_cast<Acc>(dload(dy[i]));
+    s += xv > T(0) ? 0.0 : static_cast<double>(xv) * static_cast<double>(dload(dy[i]));  // NaN x: NaN
   }
-  using Reduce = cub::BlockReduce<Acc, kThreads>;
+  using Reduce = cub::BlockReduce<double, kThreads>;
   __shared__ typename Reduce::TempStorage tmp;
-  const Acc total = Reduce(tmp).Sum(s);
-  if (threadIdx.x == 0) dalpha[ch] = dstore<S>(static_cast<T>(total));
+  const double total = Reduce(tmp).Sum(s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
+}
+
+// dalpha, stage 2: block c sums its channel's partials in a fixed order and rounds once.
+template <class S>
+__global__ void __launch_bounds__(kThreads)
+    prelu_dalpha_final(const double* __restrict__ partial, S* dalpha, std::int64_t blocks_per_channel) {
+  double s = 0;
+  for (std::int64_t b = threadIdx.x; b < blocks_per_channel; b += blockDim.x) s += partial[blockIdx.x * blocks_per_channel + b];
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  const double total = Reduce(tmp).Sum(s);
+  if (threadIdx.x == 0) {
+    if constexpr (std::is_same_v<S, double>) dalpha[blockIdx.x] = total;
+    else if constexpr (std::is_same_v<S, float>) dalpha[blockIdx.x] = static_cast<float>(total);
+    else if constexpr (std::is_same_v<S, float16>) dalpha[blockIdx.x] = float16::from_bits(__half_as_ushort(__double2half(total)));
+    else dalpha[blockIdx.x] = dstore<S>(static_cast<float>(total));  // bfloat16: via float (2 roundings; 2^-16 apart)
+  }
+}
+
+void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess)
+    throw Error(Status::cuda_error, std::string("actk::prelu_backward: ") + what + " failed: " + cudaGetErrorName(e) + ": " +
+                                        cudaGetErrorString(e));
 }
 
 template <class S> void prelu_typed(const PreluCall& c) {
@@ -85,15 +114,21 @@ template <class S> void prelu_typed(const PreluCall& c) {
   const auto* dy = static_cast<const S*>(c.dy);
   auto* out = static_cast<S*>(c.out);
   cudaStream_t s = static_cast<cudaStream_t>(c.stream);
-  const std::int64_t inner = c.channels == 1 ? c.n : c.inner;
+  const std::int64_t C = c.channels;
+  const std::int64_t inner = C == 1 ? (c.n > 0 ? c.n : 1) : c.inner;
   if (c.dalpha != nullptr) {  // before dx: dx may alias x or dy
-    const std::int64_t outer = c.channels == 1 ? 1 : c.n / (c.channels * inner);
-    prelu_dalpha_kernel<S><<<static_cast<unsigned>(c.channels), kThreads, 0, s>>>(x, dy, static_cast<S*>(c.dalpha), outer,
-                                                                                   c.channels, inner);
-    check_launch("prelu dalpha kernel");
+    const std::int64_t per = c.n / C;
+    const std::int64_t B = prelu_partials_per_channel(c.n, C);
+    void* ws = c.workspace;
+    if (ws == nullptr) check_cuda(cudaMallocAsync(&ws, static_cast<std::size_t>(C * B) * sizeof(double), s), "cudaMallocAsync");
+    prelu_dalpha_partial<S><<<static_cast<unsigned>(C * B), kThreads, 0, s>>>(x, dy, static_cast<double*>(ws), per, C, inner, B);
+    prelu_dalpha_final<S><<<static_cast<unsigned>(C), kThreads, 0, s>>>(static_cast<const double*>(ws), static_cast<S*>(c.dalpha), B);
+    const cudaError_t launched = cudaGetLastError();
+    if (c.workspace == nullptr) check_cuda(cudaFreeAsync(ws, s), "cudaFreeAsync");
+    check_cuda(launched, "the dalpha kernels");
   }
   if (c.n > 0) {
-    prelu_kernel<S><<<grid_for(c.n), kThreads, 0, s>>>(x, alpha, dy, out, c.n, c.channels, inner > 0 ? inner : 1);
+    prelu_kernel<S><<<grid_for(c.n), kThreads, 0, s>>>(x, alpha, dy, out, c.n, C, inner);
     check_launch("prelu kernel");
   }
 }

@@ -313,6 +313,20 @@ TEST(Prelu, NanPropagatesAndBadLayoutsAreErrors) {
   EXPECT_THROW(actk::prelu_forward(DType::float32, x.data(), nullptr, y.data(), 4, 1, 1), Error);
   EXPECT_THROW(actk::prelu_backward(DType::float32, x.data(), dy.data(), &alpha, dx.data(), nullptr, 4, 1, 1), Error);
   EXPECT_THROW(actk::prelu_backward(DType::float32, x.data(), dy.data(), &alpha, dx.data(), dx.data() + 1, 4, 1, 1), Error);
+  float a2 = 0.5f;
+  try {
+    actk::prelu_backward(DType::float32, x.data(), dy.data(), &a2, dx.data(), &a2, 4, 1, 1);
+    ADD_FAILURE() << "dalpha == alpha accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("may not alias alpha"), std::string::npos) << e.what();
+  }
+  // the GPU scratch size is a function of the shape; the C ABI reports the same
+  EXPECT_GE(actk::prelu_backward_workspace_bytes(DType::float32, 1 << 26, 1, 1), 1024 * sizeof(double));
+  EXPECT_EQ(actk_prelu_backward_workspace_bytes(ACTK_FLOAT32, 1 << 20, 8, 128),
+            actk::prelu_backward_workspace_bytes(DType::float32, 1 << 20, 8, 128));
+  EXPECT_EQ(actk_prelu_backward(ACTK_FLOAT32, x.data(), dy.data(), &alpha, dx.data(), &da, 4, 1, 1, ACTK_BACKEND_CPU,
+                                nullptr, nullptr, 0),
+            ACTK_OK);
 }
 
 // ---- the C ABI ----------------------------------------------------------------------------------

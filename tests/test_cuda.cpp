@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "common.h"
@@ -69,11 +70,19 @@ template <class S> double ulps(S got, S ref) {
   }
 }
 
-template <class S> void compare_all_ops(std::size_t n, std::size_t off_in, std::size_t off_out, cudaStream_t stream) {
+/// Element count for the big comparisons: ACTK_CUDA_TEST_N overrides (tools/gpu-check lowers it
+/// under compute-sanitizer, which runs these kernels 10-100x slower).
+std::size_t test_n(std::size_t dflt) {
+  const char* e = std::getenv("ACTK_CUDA_TEST_N");
+  return e ? static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) : dflt;
+}
+
+template <class S>
+void compare_all_ops(std::size_t n, std::size_t off_x, std::size_t off_dy, std::size_t off_out, cudaStream_t stream) {
   const std::vector<S> x = data<S>(n, 11), dy = data<S>(n, 12);
   DevBuf<S> dx_in(n + 16), ddy(n + 16), dout(n + 16);
-  CUDA_OK(cudaMemcpy(dx_in.at(off_in), x.data(), n * sizeof(S), cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(ddy.at(off_in), dy.data(), n * sizeof(S), cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(dx_in.at(off_x), x.data(), n * sizeof(S), cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(ddy.at(off_dy), dy.data(), n * sizeof(S), cudaMemcpyHostToDevice));
   const double bound16 = 1, fwd32 = 4, bwd32 = 8, bound64 = 64;
   for (Op op : all_ops()) {
     const actk::Params prm = defaults(op);
@@ -88,11 +97,11 @@ template <class S> void compare_all_ops(std::size_t n, std::size_t off_in, std::
       const auto before = dout.raw();
       if (dir == 0) {
         actk::forward(op, x.data(), ref.data(), static_cast<std::int64_t>(n), prm, Backend::cpu);
-        actk::forward(op, dx_in.at(off_in), dout.at(off_out), static_cast<std::int64_t>(n), prm, Backend::cuda, stream);
+        actk::forward(op, dx_in.at(off_x), dout.at(off_out), static_cast<std::int64_t>(n), prm, Backend::cuda, stream);
       } else {
         const From f = dir == 1 ? From::input : From::output;
         actk::backward(op, f, x.data(), dy.data(), ref.data(), static_cast<std::int64_t>(n), prm, Backend::cpu);
-        actk::backward(op, f, dx_in.at(off_in), ddy.at(off_in), dout.at(off_out), static_cast<std::int64_t>(n), prm,
+        actk::backward(op, f, dx_in.at(off_x), ddy.at(off_dy), dout.at(off_out), static_cast<std::int64_t>(n), prm,
                        Backend::automatic, stream);
       }
       CUDA_OK(cudaStreamSynchronize(stream));
@@ -117,26 +126,102 @@ template <class S> void compare_all_ops(std::size_t n, std::size_t off_in, std::
           continue;
         if (++bad <= 5)
           ADD_FAILURE() << op_name(op) << " " << actk::dtype_name(actk::dtype_of<S>::value) << " dir " << dir << " n=" << n
-                        << " i=" << i << " x=" << xd << " dy=" << static_cast<double>(dy[i]) << ": GPU "
+                        << " offsets " << off_x << "/" << off_dy << "/" << off_out << " i=" << i << " x=" << xd << " dy=" << static_cast<double>(dy[i]) << ": GPU "
                         << static_cast<double>(got[i]) << " CPU " << static_cast<double>(ref[i]) << " (" << u << " ulp)";
       }
     }
   }
 }
 
-TEST(Cuda, EveryOpMatchesTheCpuReferenceFloat32) { SKIP_WITHOUT_GPU(); compare_all_ops<float>(100003, 0, 0, nullptr); }
-TEST(Cuda, EveryOpMatchesTheCpuReferenceFloat64) { SKIP_WITHOUT_GPU(); compare_all_ops<double>(100003, 0, 0, nullptr); }
-TEST(Cuda, EveryOpMatchesTheCpuReferenceFloat16) { SKIP_WITHOUT_GPU(); compare_all_ops<float16>(100003, 0, 0, nullptr); }
-TEST(Cuda, EveryOpMatchesTheCpuReferenceBFloat16) { SKIP_WITHOUT_GPU(); compare_all_ops<bfloat16>(100003, 0, 0, nullptr); }
+TEST(Cuda, EveryOpMatchesTheCpuReferenceFloat32) { SKIP_WITHOUT_GPU(); compare_all_ops<float>(test_n(100003), 0, 0, 0, nullptr); }
+TEST(Cuda, EveryOpMatchesTheCpuReferenceFloat64) { SKIP_WITHOUT_GPU(); compare_all_ops<double>(test_n(100003), 0, 0, 0, nullptr); }
+TEST(Cuda, EveryOpMatchesTheCpuReferenceFloat16) { SKIP_WITHOUT_GPU(); compare_all_ops<float16>(test_n(100003), 0, 0, 0, nullptr); }
+TEST(Cuda, EveryOpMatchesTheCpuReferenceBFloat16) { SKIP_WITHOUT_GPU(); compare_all_ops<bfloat16>(test_n(100003), 0, 0, 0, nullptr); }
 
-TEST(Cuda, OddSizesOffsetsAndAStream) {
+// Sizes around the vector widths (2 doubles, 4 floats, 8 halves) and every element offset of each
+// pointer on its own, so the aligned path (same offset: scalar head + vectors + tail) and the
+// scalar path (different offsets) both run, on a non-default stream.
+template <class S> void sizes_and_offsets(cudaStream_t s) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{9},
+                        std::size_t{15}, std::size_t{17}, std::size_t{33}})
+    compare_all_ops<S>(n, 0, 0, 0, s);
+  for (std::size_t off = 0; off < 16; ++off) {
+    compare_all_ops<S>(61, off, 0, 0, s);
+    compare_all_ops<S>(61, 0, off, 0, s);
+    compare_all_ops<S>(61, 0, 0, off, s);
+    compare_all_ops<S>(61, off, off, off, s);
+  }
+}
+
+TEST(Cuda, SizesAndOffsetsOnAStreamFloat32) {
   SKIP_WITHOUT_GPU();
   cudaStream_t s;
   CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{9}, std::size_t{17}})
-    for (std::size_t off = 0; off < 16; off += 5) compare_all_ops<bfloat16>(n, off, 15 - off, s);
-  compare_all_ops<float>((1u << 20) + 7, 3, 1, s);
+  sizes_and_offsets<float>(s);
+  compare_all_ops<float>(test_n((1u << 20) + 7), 3, 3, 3, s);
   CUDA_OK(cudaStreamDestroy(s));
+}
+TEST(Cuda, SizesAndOffsetsOnAStreamBFloat16) {
+  SKIP_WITHOUT_GPU();
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  sizes_and_offsets<bfloat16>(s);
+  CUDA_OK(cudaStreamDestroy(s));
+}
+TEST(Cuda, SizesAndOffsetsOnAStreamFloat64) {
+  SKIP_WITHOUT_GPU();
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  sizes_and_offsets<double>(s);
+  CUDA_OK(cudaStreamDestroy(s));
+}
+
+// Above 2^31 elements: 64-bit indexing end to end (bfloat16, 2^31 + 2^20 elements, ~13 GB for
+// x, dy and out). Checked at both ends, around 2^31 and at sampled points against the CPU math.
+TEST(Cuda, HugeTensorAbove2To31Elements) {
+  SKIP_WITHOUT_GPU();
+  if (std::getenv("ACTK_SKIP_HUGE")) GTEST_SKIP() << "ACTK_SKIP_HUGE is set";
+  const std::int64_t n = (std::int64_t{1} << 31) + (1 << 20);
+  std::size_t free_b = 0, total_b = 0;
+  CUDA_OK(cudaMemGetInfo(&free_b, &total_b));
+  if (free_b < static_cast<std::size_t>(n) * 2 * 3 + (std::size_t{1} << 30))
+    GTEST_SKIP() << "needs about " << (n * 6 >> 30) << " GiB of free device memory, has " << (free_b >> 30);
+  bfloat16 *x, *dy, *out;
+  CUDA_OK(cudaMalloc(&x, n * 2));
+  CUDA_OK(cudaMalloc(&dy, n * 2));
+  CUDA_OK(cudaMalloc(&out, n * 2));
+  // a pattern that differs along the whole range: tile a host block of distinct values
+  const std::size_t tile = std::size_t{1} << 20;
+  const std::vector<bfloat16> hx = data<bfloat16>(tile + 1, 21), hdy = data<bfloat16>(tile + 1, 22);
+  for (std::int64_t off = 0; off < n; off += tile) {
+    const std::size_t len = std::min<std::size_t>(tile, static_cast<std::size_t>(n - off));
+    const std::size_t shift = static_cast<std::size_t>(off / tile) % 2;  // neighbouring tiles differ
+    CUDA_OK(cudaMemcpy(x + off, hx.data() + shift, len * 2, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dy + off, hdy.data() + shift, len * 2, cudaMemcpyHostToDevice));
+  }
+  auto host_x = [&](std::int64_t i) { return hx[static_cast<std::size_t>(i % tile) + static_cast<std::size_t>(i / tile) % 2]; };
+  auto host_dy = [&](std::int64_t i) { return hdy[static_cast<std::size_t>(i % tile) + static_cast<std::size_t>(i / tile) % 2]; };
+  std::vector<std::int64_t> idx = {0, 1, 7, (std::int64_t{1} << 31) - 1, std::int64_t{1} << 31, (std::int64_t{1} << 31) + 1, n - 9, n - 1};
+  Rng rng(5);
+  for (int k = 0; k < 2000; ++k) idx.push_back(static_cast<std::int64_t>(rng.next() % static_cast<std::uint64_t>(n)));
+  for (int dir = 0; dir < 2; ++dir) {
+    CUDA_OK(cudaMemset(out, 0xff, n * 2));
+    if (dir == 0) actk::forward(Op::gelu, x, out, n);
+    else actk::backward(Op::gelu, From::input, x, dy, out, n);
+    CUDA_OK(cudaDeviceSynchronize());
+    int bad = 0;
+    for (std::int64_t i : idx) {
+      bfloat16 g, ref, xi = host_x(i), di = host_dy(i);
+      CUDA_OK(cudaMemcpy(&g, out + i, 2, cudaMemcpyDeviceToHost));
+      if (dir == 0) actk::forward(Op::gelu, &xi, &ref, 1);
+      else actk::backward(Op::gelu, From::input, &xi, &di, &ref, 1);
+      if (ulp_dist(g, ref) > 1 && ++bad < 5) ADD_FAILURE() << "dir " << dir << " i=" << i << " got " << static_cast<double>(g) << " want " << static_cast<double>(ref);
+    }
+    EXPECT_EQ(bad, 0);
+  }
+  cudaFree(x);
+  cudaFree(dy);
+  cudaFree(out);
 }
 
 TEST(Cuda, PointerKindsAreChecked) {
@@ -175,8 +260,15 @@ TEST(Cuda, PreluMatchesTheCpuAndDalphaIsReproducible) {
   actk::prelu_backward(DType::float32, dX, dDY, dA, dDX, dDA, n, C, inner);
   CUDA_OK(cudaMemcpy(dx.data(), dDX, n * 4, cudaMemcpyDeviceToHost));
   CUDA_OK(cudaMemcpy(da1.data(), dDA, C * 4, cudaMemcpyDeviceToHost));
-  actk::prelu_backward(DType::float32, dX, dDY, dA, dDX, dDA, n, C, inner);
+  // again with a caller-provided workspace (the first call took it from the stream-ordered pool)
+  const std::size_t ws_bytes = actk::prelu_backward_workspace_bytes(DType::float32, n, C, inner);
+  void* ws = nullptr;
+  CUDA_OK(cudaMalloc(&ws, ws_bytes));
+  EXPECT_THROW(actk::prelu_backward(DType::float32, dX, dDY, dA, dDX, dDA, n, C, inner, Backend::cuda, nullptr, ws, ws_bytes - 1),
+               actk::Error);
+  actk::prelu_backward(DType::float32, dX, dDY, dA, dDX, dDA, n, C, inner, Backend::cuda, nullptr, ws, ws_bytes);
   CUDA_OK(cudaMemcpy(da2.data(), dDA, C * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaFree(ws));
   EXPECT_EQ(dx, dx_ref);
   EXPECT_EQ(std::memcmp(da1.data(), da2.data(), C * 4), 0) << "dalpha differs between two runs";
   for (std::int64_t c = 0; c < C; ++c) EXPECT_NEAR(da1[c], da_ref[c], 1e-5 * (1 + std::fabs(da_ref[c]))) << c;

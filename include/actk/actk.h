@@ -79,12 +79,18 @@ void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const P
 void backward(Op op, DType dtype, From from, const void* x_or_y, const void* dy, void* dx, std::int64_t n,
               const Params& params = {}, Backend backend = Backend::automatic, Stream stream = nullptr);
 
-/// PReLU with alpha per channel (see actk_c.h for the layout); dalpha is overwritten.
+/// PReLU with alpha per channel (see actk_c.h for the layout); dalpha is overwritten and may not
+/// alias alpha. On the GPU dalpha is reduced in two fixed-order stages (bitwise reproducible, no
+/// float atomics) through device scratch of prelu_backward_workspace_bytes(...) bytes: pass it as
+/// `workspace`, or pass none and actk takes it from the stream-ordered pool (cudaMallocAsync /
+/// cudaFreeAsync on `stream`). The CPU path needs none.
 void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::int64_t n, std::int64_t channels,
                    std::int64_t inner, Backend backend = Backend::automatic, Stream stream = nullptr);
 void prelu_backward(DType dtype, const void* x, const void* dy, const void* alpha, void* dx, void* dalpha,
                     std::int64_t n, std::int64_t channels, std::int64_t inner,
-                    Backend backend = Backend::automatic, Stream stream = nullptr);
+                    Backend backend = Backend::automatic, Stream stream = nullptr, void* workspace = nullptr,
+                    std::size_t workspace_bytes = 0);
+std::size_t prelu_backward_workspace_bytes(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t inner);
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::float32; };

@@ -5,6 +5,7 @@
 #ifndef ACTK_ACTK_C_H
 #define ACTK_ACTK_C_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -65,9 +66,12 @@ ACTK_API actk_status actk_backward(int op, const double* params, actk_dtype dtyp
  * x*dy where x <= 0 (overwritten, not accumulated; summed in double, deterministic). */
 ACTK_API actk_status actk_prelu_forward(actk_dtype dtype, const void* x, const void* alpha, void* y, int64_t n,
                                         int64_t channels, int64_t inner, actk_backend backend, void* stream);
+/* workspace: device scratch for the GPU's two-stage dalpha reduction, of
+ * actk_prelu_backward_workspace_bytes(...) bytes; NULL = taken from the stream-ordered pool. */
 ACTK_API actk_status actk_prelu_backward(actk_dtype dtype, const void* x, const void* dy, const void* alpha,
                                          void* dx, void* dalpha, int64_t n, int64_t channels, int64_t inner,
-                                         actk_backend backend, void* stream);
+                                         actk_backend backend, void* stream, void* workspace, size_t workspace_bytes);
+ACTK_API size_t actk_prelu_backward_workspace_bytes(actk_dtype dtype, int64_t n, int64_t channels, int64_t inner);
 
 #ifdef __cplusplus
 }

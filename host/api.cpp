@@ -244,7 +244,7 @@ void run_elementwise(const char* call, Op op, DType dtype, detail::Dir dir, cons
   const int nb = dir == detail::Dir::forward ? 2 : 3;
   check_buffers(call, bufs, nb, elem);
   const Backend be = choose_backend(call, backend, bufs, nb);
-  const detail::ElementwiseCall c{op, dir, dtype, a, b, in, dy, out, n, stream};
+  const detail::ElementwiseCall c{op, dir, dtype, a, b, in, dy, out, n, stream, call};
   if (be == Backend::cpu) detail::cpu_elementwise(c);
   else detail::cuda_elementwise(c);
 }

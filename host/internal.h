@@ -20,6 +20,7 @@ struct ElementwiseCall {
   void* out;
   std::int64_t n;
   Stream stream;
+  const char* call;  // "forward" or "backward", for error messages
 };
 
 /// One validated PReLU call (dy, dx, dalpha null for forward; out is y or dx).

@@ -148,8 +148,9 @@ inline int grid_for(std::int64_t work) {
   return static_cast<int>(need < 1 ? 1 : (need < cap ? need : cap));
 }
 
-/// Throws Error(cuda_error) naming `what` if the last launch failed.
-void check_launch(const char* what);
+/// Throws Error(cuda_error) naming the call and `what` if the last launch failed (or an earlier
+/// asynchronous error is pending: CUDA reports those at the next call).
+void check_launch(const char* what, const char* call = nullptr);
 
 inline std::uintptr_t misalign(const void* p) { return reinterpret_cast<std::uintptr_t>(p) & 15u; }
 
@@ -187,7 +188,7 @@ template <class S> void launch_elementwise_typed(const ElementwiseCall& c) {
         break;
     }
   });
-  check_launch("element-wise kernel");
+  check_launch("element-wise kernel", c.call);
 }
 
 extern template void launch_elementwise_typed<float>(const ElementwiseCall&);

@@ -28,11 +28,11 @@ int sm_count() {
   return v;
 }
 
-void check_launch(const char* what) {
+void check_launch(const char* what, const char* call) {
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
-    throw Error(Status::cuda_error, std::string("actk: ") + what + " failed: " + cudaGetErrorName(e) + ": " +
-                                        cudaGetErrorString(e));
+    throw Error(Status::cuda_error, std::string(call ? "actk::" : "actk: ") + (call ? call : "") + (call ? ": " : "") + what +
+                                        " failed: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
 }
 
 void cuda_elementwise(const ElementwiseCall& c) {
@@ -129,7 +129,7 @@ template <class S> void prelu_typed(const PreluCall& c) {
   }
   if (c.n > 0) {
     prelu_kernel<S><<<grid_for(c.n), kThreads, 0, s>>>(x, alpha, dy, out, c.n, C, inner);
-    check_launch("prelu kernel");
+    check_launch("prelu kernel", c.dalpha ? "prelu_backward" : "prelu_forward");
   }
 }
 

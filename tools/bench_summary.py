@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Summarizes actk_bench's JSON: per dtype and direction, % of the device-to-device copy at 2^26
+elements (min / median / max over ops, and the slowest op), and the same at every size for the
+worst op. Prints Markdown. Usage: bench_summary.py bench.json"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+
+def main(path):
+    data = json.load(open(path))
+    rows = [b for b in data.get("benchmarks", []) if "pct_of_copy" in b]
+    if not rows:
+        cpu = [b for b in data.get("benchmarks", []) if b.get("name", "").startswith("cpu/")]
+        print(f"(no GPU rows: {len(cpu)} CPU benchmarks; % of copy is measured on a GPU only)")
+        return
+    ctx = data.get("context", {})
+    print(f"GPU benchmark ({len(rows)} cases, {ctx.get('date', '')}): % of a device-to-device copy of the same bytes")
+    print()
+    by = defaultdict(list)
+    for b in rows:
+        _, op, direction, dtype, n = b["name"].split("/")[:5]
+        by[(dtype, direction, int(n))].append((b["pct_of_copy"], op, b.get("GBps", 0)))
+    print("| dtype | direction | n | min % (op) | median % | max % | median GB/s |")
+    print("|---|---|---|---|---|---|---|")
+    for (dtype, direction, n), v in sorted(by.items()):
+        if n != 1 << 26:
+            continue
+        v.sort()
+        print(f"| {dtype} | {direction} | 2^26 | {v[0][0]:.1f} ({v[0][1]}) | {statistics.median(x[0] for x in v):.1f} | "
+              f"{v[-1][0]:.1f} | {statistics.median(x[2] for x in v):.0f} |")
+    below = sorted((p, op, dt, d) for (dt, d, n), v in by.items() if n == 1 << 26 for p, op, _ in v if p < 90)
+    print()
+    print(f"cases at 2^26 below 90% of copy: {len(below)}" + (": " + ", ".join(f"{op}/{d}/{dt} {p:.0f}%" for p, op, dt, d in below[:12]) if below else ""))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -101,9 +101,13 @@ void check_size(const char* call, const char* what, std::int64_t n, std::size_t 
                                              " elements overflows a 64-bit byte count");
 }
 
-/// Null checks, address-range wrap, partial overlap between a written buffer and any other.
+/// Null checks, alignment to the element size, address-range wrap, partial overlap between a
+/// written buffer and any other.
 void check_buffers(const char* call, const Buf* bufs, int nb, std::size_t elem) {
   for (int i = 0; i < nb; ++i) {
+    if (bufs[i].count > 0 && reinterpret_cast<std::uintptr_t>(bufs[i].p) % elem != 0)
+      fail(Status::invalid_argument, call, std::string("argument '") + bufs[i].name + "' is not aligned to its " +
+                                               std::to_string(elem) + "-byte element size");
     if (bufs[i].count > 0 && bufs[i].p == nullptr)
       fail(Status::invalid_argument, call, std::string("argument '") + bufs[i].name + "' is null but " +
                                                std::to_string(bufs[i].count) + " element(s) are to be " +
@@ -274,9 +278,19 @@ void run_prelu(const char* call, bool bwd, DType dtype, const void* x, const voi
   const int nb = bwd ? 5 : 3;
   if (n == 0 && !bwd) return;
   check_buffers(call, bufs, nb, elem);
-  if (bwd && dalpha == alpha)
-    fail(Status::invalid_argument, call, "arguments 'dalpha' and 'alpha' are the same buffer; dalpha may not alias alpha");
+  if (bwd) {  // dalpha is written before dx is computed from x, dy and alpha: it may alias none of them
+    const std::uint64_t d0 = reinterpret_cast<std::uintptr_t>(dalpha), d1 = d0 + static_cast<std::uint64_t>(channels) * elem;
+    for (int i : {0, 1, 3}) {
+      if (bufs[i].count == 0) continue;
+      const std::uint64_t s0 = reinterpret_cast<std::uintptr_t>(bufs[i].p), s1 = s0 + static_cast<std::uint64_t>(bufs[i].count) * elem;
+      if (d0 < s1 && s0 < d1)
+        fail(Status::invalid_argument, call, std::string("arguments 'dalpha' and '") + bufs[i].name +
+                                                 "' overlap; dalpha may not alias x, dy or alpha");
+    }
+  }
   const Backend be = choose_backend(call, backend, bufs, nb);
+  if (be == Backend::cuda && workspace != nullptr && reinterpret_cast<std::uintptr_t>(workspace) % 8 != 0)
+    fail(Status::invalid_argument, call, "argument 'workspace' must be 8-byte aligned");
   if (be == Backend::cuda && workspace != nullptr && workspace_bytes < prelu_backward_workspace_bytes(dtype, n, channels, inner))
     fail(Status::invalid_argument, call, "argument 'workspace_bytes' = " + std::to_string(workspace_bytes) + " is less than the " +
                                              std::to_string(prelu_backward_workspace_bytes(dtype, n, channels, inner)) +
@@ -309,7 +323,7 @@ void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::
 }
 
 std::size_t prelu_backward_workspace_bytes(DType, std::int64_t n, std::int64_t channels, std::int64_t) {
-  if (n <= 0 || channels <= 0) return sizeof(double);
+  if (channels <= 0) return sizeof(double);
   return static_cast<std::size_t>(channels) * static_cast<std::size_t>(detail::prelu_partials_per_channel(n, channels)) *
          sizeof(double);
 }

@@ -1,5 +1,7 @@
 // host/cuda_runtime.cpp: the CUDA runtime queries the dispatch needs: is there a device (asked
 // once, cached), and where does a pointer live. In a CPU-only build every pointer is host memory.
+#include <string>
+
 #include "host/internal.h"
 
 #if defined(ACTK_WITH_CUDA)
@@ -31,7 +33,11 @@ MemKind classify(const void* p) {
   const cudaError_t e = cudaPointerGetAttributes(&attr, p);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
-    return MemKind::host;
+    if (e == cudaErrorInvalidValue) return MemKind::host;  // memory CUDA does not know: the host's
+    // anything else (a sticky error from an earlier fault, a dead context) must not send device
+    // pointers to the CPU path
+    throw Error(Status::cuda_error, std::string("actk: cudaPointerGetAttributes failed: ") + cudaGetErrorName(e) + ": " +
+                                        cudaGetErrorString(e));
   }
   switch (attr.type) {
     case cudaMemoryTypeDevice: return MemKind::device;

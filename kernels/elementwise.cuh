@@ -12,7 +12,8 @@
 //   - a grid-stride loop over a grid sized from the SM count cached per device;
 //   - the caller's stream; no allocation, no synchronization, no device query per call.
 // In-place (out == in or out == dy) is safe: each thread reads its elements before writing them
-// and no element is read by another thread.
+// and no element is read by another thread. (No __restrict__: the pointers may alias, so the
+// compiler must not assume otherwise.)
 #pragma once
 
 #include <cuda_bf16.h>
@@ -66,7 +67,7 @@ template <class S> struct alignas(16) Vec {
 /// [head, tail), whose start is 16-byte aligned in every pointer.
 template <class Fn, Dir D, class S>
 __global__ void __launch_bounds__(kThreads)
-    elementwise_vec_kernel(const S* __restrict__ in, const S* __restrict__ dy, S* __restrict__ out, std::int64_t n,
+    elementwise_vec_kernel(const S* in, const S* dy, S* out, std::int64_t n,
                            std::int64_t head, std::int64_t tail, P<typename Compute<S>::type> p) {
   using T = typename Compute<S>::type;
   constexpr int N = Vec<S>::N;
@@ -112,7 +113,7 @@ __global__ void __launch_bounds__(kThreads)
 /// The scalar path, for pointers whose offsets from a 16-byte boundary differ.
 template <class Fn, Dir D, class S>
 __global__ void __launch_bounds__(kThreads)
-    elementwise_scalar_kernel(const S* __restrict__ in, const S* __restrict__ dy, S* __restrict__ out, std::int64_t n,
+    elementwise_scalar_kernel(const S* in, const S* dy, S* out, std::int64_t n,
                               P<typename Compute<S>::type> p) {
   using T = typename Compute<S>::type;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;

@@ -4,9 +4,8 @@
 // launch geometry.
 #include <cub/block/block_reduce.cuh>
 
-#include <mutex>
+#include <atomic>
 #include <type_traits>
-#include <vector>
 
 #include "kernels/elementwise.cuh"
 
@@ -14,16 +13,16 @@ namespace actk {
 namespace detail {
 
 int sm_count() {
-  static std::mutex mu;
-  static std::vector<int> sms;  // per device ordinal, 0 = not asked yet
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> sms[kMaxDevices];  // per device ordinal, 0 = not asked yet
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) check_launch("cudaGetDevice");
-  std::lock_guard<std::mutex> lock(mu);
-  if (static_cast<int>(sms.size()) <= dev) sms.resize(static_cast<std::size_t>(dev) + 1, 0);
-  int& v = sms[static_cast<std::size_t>(dev)];
-  if (v == 0) {
+  if (dev < 0 || dev >= kMaxDevices) dev = 0;
+  int v = sms[dev].load(std::memory_order_relaxed);
+  if (v == 0) {  // racing first calls ask twice and store the same value
     if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
     if (v <= 0) v = 1;
+    sms[dev].store(v, std::memory_order_relaxed);
   }
   return v;
 }
@@ -50,7 +49,7 @@ namespace {
 // y or dx: element i of channel (i / inner) % channels (inner == n when channels == 1).
 template <class S>
 __global__ void __launch_bounds__(kThreads)
-    prelu_kernel(const S* __restrict__ x, const S* __restrict__ alpha, const S* __restrict__ dy, S* out, std::int64_t n,
+    prelu_kernel(const S* x, const S* alpha, const S* dy, S* out, std::int64_t n,  // out may alias x or dy
                  std::int64_t channels, std::int64_t inner) {
   using T = typename Compute<S>::type;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
@@ -97,15 +96,27 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) {
     if constexpr (std::is_same_v<S, double>) dalpha[blockIdx.x] = total;
     else if constexpr (std::is_same_v<S, float>) dalpha[blockIdx.x] = static_cast<float>(total);
-    else if constexpr (std::is_same_v<S, float16>) dalpha[blockIdx.x] = float16::from_bits(__half_as_ushort(__double2half(total)));
-    else dalpha[blockIdx.x] = dstore<S>(static_cast<float>(total));  // bfloat16: via float (2 roundings; 2^-16 apart)
+    else dalpha[blockIdx.x] = S(total);  // actk's 16-bit types round a double once, as the CPU does
   }
 }
 
 void check_cuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();  // leave no stale error for the next call to report as its own
     throw Error(Status::cuda_error, std::string("actk::prelu_backward: ") + what + " failed: " + cudaGetErrorName(e) + ": " +
                                         cudaGetErrorString(e));
+  }
+}
+
+/// Stream-ordered scratch where the device has memory pools (cudaMallocAsync), else plain
+/// cudaMalloc / cudaFree (which synchronize): pass a workspace to avoid either.
+bool pools_supported() {
+  int dev = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMemoryPoolsSupported, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return v != 0;
 }
 
 template <class S> void prelu_typed(const PreluCall& c) {
@@ -116,16 +127,22 @@ template <class S> void prelu_typed(const PreluCall& c) {
   cudaStream_t s = static_cast<cudaStream_t>(c.stream);
   const std::int64_t C = c.channels;
   const std::int64_t inner = C == 1 ? (c.n > 0 ? c.n : 1) : c.inner;
-  if (c.dalpha != nullptr) {  // before dx: dx may alias x or dy
+  if (c.dalpha != nullptr && c.n == 0) {  // empty sums: +0, all-zero bits in every dtype
+    check_cuda(cudaMemsetAsync(c.dalpha, 0, static_cast<std::size_t>(C) * sizeof(S), s), "cudaMemsetAsync");
+  } else if (c.dalpha != nullptr) {  // before dx: dx may alias x or dy
     const std::int64_t per = c.n / C;
     const std::int64_t B = prelu_partials_per_channel(c.n, C);
+    const std::size_t bytes = static_cast<std::size_t>(C * B) * sizeof(double);
     void* ws = c.workspace;
-    if (ws == nullptr) check_cuda(cudaMallocAsync(&ws, static_cast<std::size_t>(C * B) * sizeof(double), s), "cudaMallocAsync");
+    const bool pooled = ws == nullptr && pools_supported();
+    if (ws == nullptr) check_cuda(pooled ? cudaMallocAsync(&ws, bytes, s) : cudaMalloc(&ws, bytes), "allocating the dalpha scratch");
     prelu_dalpha_partial<S><<<static_cast<unsigned>(C * B), kThreads, 0, s>>>(x, dy, static_cast<double*>(ws), per, C, inner, B);
     prelu_dalpha_final<S><<<static_cast<unsigned>(C), kThreads, 0, s>>>(static_cast<const double*>(ws), static_cast<S*>(c.dalpha), B);
     const cudaError_t launched = cudaGetLastError();
-    if (c.workspace == nullptr) check_cuda(cudaFreeAsync(ws, s), "cudaFreeAsync");
+    cudaError_t freed = cudaSuccess;
+    if (c.workspace == nullptr) freed = pooled ? cudaFreeAsync(ws, s) : cudaFree(ws);
     check_cuda(launched, "the dalpha kernels");
+    check_cuda(freed, "freeing the dalpha scratch");
   }
   if (c.n > 0) {
     prelu_kernel<S><<<grid_for(c.n), kThreads, 0, s>>>(x, alpha, dy, out, c.n, C, inner);

@@ -160,6 +160,18 @@ TEST(Errors, BadPointersAndSizes) {
                Status::invalid_argument, {"overflows"}, b.out);
 }
 
+TEST(Errors, MisalignedPointersAreRefused) {
+  alignas(16) unsigned char raw[64] = {};
+  float y[4];
+  try {
+    actk::forward(Op::relu, DType::float32, raw + 2, y, 4);
+    ADD_FAILURE() << "misaligned x accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not aligned to its 4-byte element size"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(actk::forward(Op::relu, DType::float16, raw + 2, raw + 32, 4));  // 2-byte elements: fine
+}
+
 TEST(Errors, PartialOverlapIsRefusedInPlaceIsNot) {
   std::vector<float> buf(65, 0.25f);
   const std::vector<float> before = buf;
@@ -313,12 +325,16 @@ TEST(Prelu, NanPropagatesAndBadLayoutsAreErrors) {
   EXPECT_THROW(actk::prelu_forward(DType::float32, x.data(), nullptr, y.data(), 4, 1, 1), Error);
   EXPECT_THROW(actk::prelu_backward(DType::float32, x.data(), dy.data(), &alpha, dx.data(), nullptr, 4, 1, 1), Error);
   EXPECT_THROW(actk::prelu_backward(DType::float32, x.data(), dy.data(), &alpha, dx.data(), dx.data() + 1, 4, 1, 1), Error);
+  // dalpha is written first, so it may alias none of the inputs (n == channels makes sizes equal)
+  std::vector<float> x4 = {-1, -2, -3, -4}, dy4 = {1, 1, 1, 1}, al4 = {0.1f, 0.2f, 0.3f, 0.4f}, dx4(4);
+  EXPECT_THROW(actk::prelu_backward(DType::float32, x4.data(), dy4.data(), al4.data(), dx4.data(), x4.data(), 4, 4, 1), Error);
+  EXPECT_THROW(actk::prelu_backward(DType::float32, x4.data(), dy4.data(), al4.data(), dx4.data(), dy4.data(), 4, 4, 1), Error);
   float a2 = 0.5f;
   try {
     actk::prelu_backward(DType::float32, x.data(), dy.data(), &a2, dx.data(), &a2, 4, 1, 1);
     ADD_FAILURE() << "dalpha == alpha accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("may not alias alpha"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("dalpha may not alias x, dy or alpha"), std::string::npos) << e.what();
   }
   // the GPU scratch size is a function of the shape; the C ABI reports the same
   EXPECT_GE(actk::prelu_backward_workspace_bytes(DType::float32, 1 << 26, 1, 1), 1024 * sizeof(double));

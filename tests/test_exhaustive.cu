@@ -28,15 +28,17 @@ __device__ __forceinline__ long long ord32(float f) {
 }
 
 // result[0]: max (ulp << 32 | input bits) outside windows; result[1]: count over the bound;
-// result[2]: max (abs error scaled by 2^40, as an integer) inside the windows.
+// result[2]: max (abs error scaled by 2^40, as an integer) inside the windows; result[3]: inputs
+// evaluated (must come to 2^32: a sweep that did not run cannot pass).
 template <class Fn, Dir D>
 __global__ void sweep(std::uint64_t start, std::uint64_t count, P<float> pf, P<double> pd, Windows w, double bound_ulp,
                       double bound_abs, unsigned long long* result) {
-  unsigned long long best = 0, over = 0, near_best = 0;
+  unsigned long long best = 0, over = 0, near_best = 0, evaluated = 0;
   for (std::uint64_t k = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; k < count;
        k += static_cast<std::uint64_t>(gridDim.x) * blockDim.x) {
     const unsigned bits = static_cast<unsigned>(start + k);
     const float x = __uint_as_float(bits);
+    ++evaluated;
     const float got = actk::detail::apply<Fn, D>(x, 1.0f, pf);
     const double refd = actk::detail::apply<Fn, D>(static_cast<double>(x), 1.0, pd);
     const float ref = static_cast<float>(refd);
@@ -57,6 +59,7 @@ __global__ void sweep(std::uint64_t start, std::uint64_t count, P<float> pf, P<d
     const unsigned long long packed = (u << 32) | bits;
     best = packed > best ? packed : best;
   }
+  atomicAdd(&result[3], static_cast<unsigned long long>(evaluated));
   atomicMax(&result[0], best);
   atomicAdd(&result[1], over);
   atomicMax(&result[2], near_best);
@@ -76,15 +79,17 @@ template <class Fn, Dir D> Row run(Op op, const char* dir, double bound_ulp) {
       if (w.count < kMaxWindows) w.lo[w.count] = k.lo, w.hi[w.count] = k.hi, ++w.count;
   }
   unsigned long long* d = nullptr;
-  EXPECT_EQ(cudaMalloc(&d, 3 * sizeof(unsigned long long)), cudaSuccess);
-  EXPECT_EQ(cudaMemset(d, 0, 3 * sizeof(unsigned long long)), cudaSuccess);
+  EXPECT_EQ(cudaMalloc(&d, 4 * sizeof(unsigned long long)), cudaSuccess);
+  EXPECT_EQ(cudaMemset(d, 0, 4 * sizeof(unsigned long long)), cudaSuccess);
   const std::uint64_t total = std::uint64_t{1} << 32, step = std::uint64_t{1} << 30;
   for (std::uint64_t s = 0; s < total; s += step)
     sweep<Fn, D><<<4096, 256>>>(s, step, pf, pd, w, bound_ulp, 0x1p-22, d);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << op_name(op) << " " << dir << ": launch";
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess) << op_name(op) << " " << dir;
-  unsigned long long h[3] = {0, 0, 0};
+  unsigned long long h[4] = {0, 0, 0, 0};
   EXPECT_EQ(cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost), cudaSuccess);
   cudaFree(d);
+  EXPECT_EQ(h[3], total) << op_name(op) << " " << dir << ": not every input was evaluated";
   const unsigned wb = static_cast<unsigned>(h[0] & 0xffffffffu);
   float worst;
   std::memcpy(&worst, &wb, 4);

@@ -44,7 +44,7 @@ struct Params {
   double b = std::numeric_limits<double>::quiet_NaN();
 };
 
-class Error : public std::runtime_error {
+class ACTK_API Error : public std::runtime_error {
  public:
   Error(Status status, const std::string& what) : std::runtime_error(what), status_(status) {}
   Status status() const noexcept { return status_; }
@@ -63,20 +63,20 @@ struct OpInfo {
 };
 
 /// The table of every op, in list order (op_count entries).
-const OpInfo* op_table() noexcept;
-const OpInfo& op_info(Op op);  // throws Error(unknown_op) for a value outside the list
+ACTK_API const OpInfo* op_table() noexcept;
+ACTK_API const OpInfo& op_info(Op op);  // throws Error(unknown_op) for a value outside the list
 /// Lookup by public name ("gelu_tanh"); throws Error(unknown_op) naming the closest match.
-Op op_from_name(std::string_view name);
-const char* dtype_name(DType dtype) noexcept;
-std::size_t dtype_size(DType dtype) noexcept;  // 0 for an invalid value
+ACTK_API Op op_from_name(std::string_view name);
+ACTK_API const char* dtype_name(DType dtype) noexcept;
+ACTK_API std::size_t dtype_size(DType dtype) noexcept;  // 0 for an invalid value
 
 /// True when actk was built with CUDA and a CUDA device is usable now.
-bool cuda_available();
-const char* version() noexcept;
+ACTK_API bool cuda_available();
+ACTK_API const char* version() noexcept;
 
-void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const Params& params = {},
+ACTK_API void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const Params& params = {},
              Backend backend = Backend::automatic, Stream stream = nullptr);
-void backward(Op op, DType dtype, From from, const void* x_or_y, const void* dy, void* dx, std::int64_t n,
+ACTK_API void backward(Op op, DType dtype, From from, const void* x_or_y, const void* dy, void* dx, std::int64_t n,
               const Params& params = {}, Backend backend = Backend::automatic, Stream stream = nullptr);
 
 /// PReLU with alpha per channel (see actk_c.h for the layout); dalpha is overwritten and may not
@@ -84,13 +84,13 @@ void backward(Op op, DType dtype, From from, const void* x_or_y, const void* dy,
 /// float atomics) through device scratch of prelu_backward_workspace_bytes(...) bytes: pass it as
 /// `workspace`, or pass none and actk takes it from the stream-ordered pool (cudaMallocAsync /
 /// cudaFreeAsync on `stream`). The CPU path needs none.
-void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::int64_t n, std::int64_t channels,
+ACTK_API void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::int64_t n, std::int64_t channels,
                    std::int64_t inner, Backend backend = Backend::automatic, Stream stream = nullptr);
-void prelu_backward(DType dtype, const void* x, const void* dy, const void* alpha, void* dx, void* dalpha,
+ACTK_API void prelu_backward(DType dtype, const void* x, const void* dy, const void* alpha, void* dx, void* dalpha,
                     std::int64_t n, std::int64_t channels, std::int64_t inner,
                     Backend backend = Backend::automatic, Stream stream = nullptr, void* workspace = nullptr,
                     std::size_t workspace_bytes = 0);
-std::size_t prelu_backward_workspace_bytes(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t inner);
+ACTK_API std::size_t prelu_backward_workspace_bytes(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t inner);
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::float32; };

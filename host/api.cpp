@@ -7,6 +7,7 @@
 #include <cstring>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "actk/actk.h"
 #include "host/internal.h"
@@ -301,7 +302,44 @@ void run_prelu(const char* call, bool bwd, DType dtype, const void* x, const voi
   else detail::cuda_prelu(c);
 }
 
+void run_softmax(const char* call, bool bwd, DType dtype, const void* in, const void* dy, void* out, std::int64_t outer,
+                 std::int64_t axis, std::int64_t inner, unsigned flags, Backend backend, Stream stream) {
+  check_enums(call, Op::identity, dtype, backend);
+  if (flags & ~static_cast<unsigned>(softmax_log | softmax_masked_rows_zero))
+    fail(Status::invalid_argument, call, "argument 'flags' = " + std::to_string(flags) + " has unknown bits");
+  const std::size_t elem = dtype_size(dtype);
+  const std::pair<const char*, std::int64_t> dims[3] = {{"outer", outer}, {"axis", axis}, {"inner", inner}};
+  for (const auto& d : dims)
+    if (d.second < 0) fail(Status::invalid_argument, call, std::string("argument '") + d.first + "' = " + std::to_string(d.second) + " is negative");
+  std::int64_t n = 0;
+  if (outer > 0 && axis > 0 && inner > 0) {
+    if (outer > INT64_MAX / axis || outer * axis > INT64_MAX / inner)
+      fail(Status::invalid_argument, call, "outer * axis * inner overflows a 64-bit count");
+    n = outer * axis * inner;
+  }
+  check_size(call, "outer * axis * inner", n, elem);
+  if (n == 0) return;
+  Buf bufs[3] = {{bwd ? "y" : "x", in, n, false}, {bwd ? "dx" : "y", out, n, true}, {"dy", dy, bwd ? n : 0, false}};
+  const int nb = bwd ? 3 : 2;
+  check_buffers(call, bufs, nb, elem);
+  const Backend be = choose_backend(call, backend, bufs, nb);
+  const detail::SoftmaxCall c{dtype, bwd, (flags & softmax_log) != 0, (flags & softmax_masked_rows_zero) != 0, in, dy, out,
+                              outer, axis, inner, stream};
+  if (be == Backend::cpu) detail::cpu_softmax(c);
+  else detail::cuda_softmax(c);
+}
+
 }  // namespace
+
+void softmax_forward(DType dtype, const void* x, void* y, std::int64_t outer, std::int64_t axis, std::int64_t inner,
+                     unsigned flags, Backend backend, Stream stream) {
+  run_softmax("softmax_forward", false, dtype, x, nullptr, y, outer, axis, inner, flags, backend, stream);
+}
+
+void softmax_backward(DType dtype, const void* y, const void* dy, void* dx, std::int64_t outer, std::int64_t axis,
+                      std::int64_t inner, unsigned flags, Backend backend, Stream stream) {
+  run_softmax("softmax_backward", true, dtype, y, dy, dx, outer, axis, inner, flags, backend, stream);
+}
 
 void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const Params& params, Backend backend,
              Stream stream) {

@@ -118,4 +118,20 @@ size_t actk_prelu_backward_workspace_bytes(actk_dtype dtype, int64_t n, int64_t 
   return actk::prelu_backward_workspace_bytes(static_cast<actk::DType>(dtype), n, channels, inner);
 }
 
+actk_status actk_softmax_forward(actk_dtype dtype, const void* x, void* y, int64_t outer, int64_t axis, int64_t inner,
+                                 unsigned flags, actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::softmax_forward(static_cast<actk::DType>(dtype), x, y, outer, axis, inner, flags,
+                          static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+actk_status actk_softmax_backward(actk_dtype dtype, const void* y, const void* dy, void* dx, int64_t outer, int64_t axis,
+                                  int64_t inner, unsigned flags, actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::softmax_backward(static_cast<actk::DType>(dtype), y, dy, dx, outer, axis, inner, flags,
+                           static_cast<actk::Backend>(backend), stream);
+  });
+}
+
 }  // extern "C"

@@ -8,6 +8,9 @@ namespace detail {
 void cuda_elementwise(const ElementwiseCall&) {
   throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
 }
+void cuda_softmax(const SoftmaxCall&) {
+  throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
+}
 void cuda_prelu(const PreluCall&) {
   throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
 }

@@ -45,13 +45,27 @@ inline std::int64_t prelu_partials_per_channel(std::int64_t n, std::int64_t chan
   return b < 1 ? 1 : (b > 1024 ? 1024 : b);
 }
 
+/// One validated softmax call: forward reads x (in) and writes y (out); backward reads y (in) and
+/// dy and writes dx (out).
+struct SoftmaxCall {
+  DType dtype;
+  bool backward, log, masked_zero;
+  const void* in;
+  const void* dy;
+  void* out;
+  std::int64_t outer, axis, inner;
+  Stream stream;
+};
+
 // The CPU reference (host/cpu_*.cpp).
 void cpu_elementwise(const ElementwiseCall& c);
 void cpu_prelu(const PreluCall& c);
+void cpu_softmax(const SoftmaxCall& c);
 
 // The CUDA backend (kernels/; in a CPU-only build these throw Status::unsupported).
 void cuda_elementwise(const ElementwiseCall& c);
 void cuda_prelu(const PreluCall& c);
+void cuda_softmax(const SoftmaxCall& c);
 
 // CUDA runtime queries (host/cuda_runtime.cpp; trivial in a CPU-only build).
 bool cuda_built() noexcept;

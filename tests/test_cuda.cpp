@@ -368,3 +368,135 @@ TEST(Cuda, PreluMatchesTheCpuAndDalphaIsReproducible) {
 }
 
 }  // namespace
+
+// ---- softmax on the GPU ---------------------------------------------------------------------------
+namespace {
+
+/// GPU vs the CPU reference for one shape, forward and backward, softmax and log-softmax, with
+/// the input at element offset `off` (misaligned when off > 0) and poisoned outputs.
+template <class S> void softmax_case(std::int64_t outer, std::int64_t axis, std::int64_t inner, std::size_t off) {
+  const std::size_t n = static_cast<std::size_t>(outer * axis * inner);
+  std::vector<S> x = data<S>(n, 51), dy = data<S>(n, 52);
+  Rng rng(53);
+  for (std::size_t i = 0; i < n; ++i) {  // finite logits, with some -inf masks
+    if (!std::isfinite(static_cast<double>(x[i])) || std::fabs(static_cast<double>(x[i])) > 30) x[i] = to<S>(rng.uniform(-12, 12));
+    if (i % 97 == 5) x[i] = to<S>(-std::numeric_limits<double>::infinity());
+    if (!std::isfinite(static_cast<double>(dy[i])) || std::fabs(static_cast<double>(dy[i])) > 30) dy[i] = to<S>(rng.uniform(-1, 1));
+  }
+  DevBuf<S> dX(n + 16), dDY(n + 16), dOUT(n + 16);
+  CUDA_OK(cudaMemcpy(dX.at(off), x.data(), n * sizeof(S), cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(dDY.at(off), dy.data(), n * sizeof(S), cudaMemcpyHostToDevice));
+  const double tol = std::is_same_v<S, double> ? 1e-12 : 1e-5;
+  for (unsigned f : {0u, static_cast<unsigned>(actk::softmax_log)}) {
+    const DType dt = actk::dtype_of<S>::value;
+    std::vector<S> y_ref(n), y(n), dx_ref(n), dx(n);
+    actk::softmax_forward(dt, x.data(), y_ref.data(), outer, axis, inner, f, Backend::cpu);
+    actk::softmax_backward(dt, y_ref.data(), dy.data(), dx_ref.data(), outer, axis, inner, f, Backend::cpu);
+    CUDA_OK(cudaMemset(dOUT.base, 0xA5, (n + 16 + 2 * DevBuf<S>::guard) * sizeof(S)));
+    const auto before = dOUT.raw();
+    actk::softmax_forward(dt, dX.at(off), dOUT.at(off), outer, axis, inner, f);
+    CUDA_OK(cudaDeviceSynchronize());
+    CUDA_OK(cudaMemcpy(y.data(), dOUT.at(off), n * sizeof(S), cudaMemcpyDeviceToHost));
+    const auto after = dOUT.raw();
+    const std::size_t lo = (DevBuf<S>::guard + off) * sizeof(S), hi = lo + n * sizeof(S);
+    for (std::size_t b = 0; b < after.size(); ++b) {
+      if (b < lo || b >= hi) {
+        ASSERT_EQ(after[b], before[b]) << "softmax wrote outside its output, byte " << b;
+      }
+    }
+    // backward from the GPU's own y (the CPU reference uses the same y)
+    actk::softmax_backward(dt, y.data(), dy.data(), dx_ref.data(), outer, axis, inner, f, Backend::cpu);
+    CUDA_OK(cudaMemcpy(dX.at(off), y.data(), n * sizeof(S), cudaMemcpyHostToDevice));  // y in place of x
+    actk::softmax_backward(dt, dX.at(off), dDY.at(off), dOUT.at(off), outer, axis, inner, f);
+    CUDA_OK(cudaDeviceSynchronize());
+    CUDA_OK(cudaMemcpy(dx.data(), dOUT.at(off), n * sizeof(S), cudaMemcpyDeviceToHost));
+    CUDA_OK(cudaMemcpy(dX.at(off), x.data(), n * sizeof(S), cudaMemcpyHostToDevice));  // restore x
+    int bad = 0;
+    for (std::size_t i = 0; i < n && bad < 5; ++i) {
+      const double yr = static_cast<double>(y_ref[i]), yg = static_cast<double>(y[i]);
+      const bool y_ok = sizeof(S) == 2 ? ulp_dist(y[i], y_ref[i]) <= 1
+                                       : (std::isnan(yr) ? std::isnan(yg) : (yr == yg || std::fabs(yg - yr) <= tol * std::max(1.0, std::fabs(yr))));
+      const double dr = static_cast<double>(dx_ref[i]), dg = static_cast<double>(dx[i]);
+      const double scale = std::fabs(static_cast<double>(dy[i])) + std::fabs(static_cast<double>(y[i])) + 1.0;
+      const bool dx_ok = sizeof(S) == 2 ? (ulp_dist(dx[i], dx_ref[i]) <= 1 || std::fabs(dg - dr) <= 0x1p-10 * scale)
+                                        : (std::isnan(dr) ? std::isnan(dg) : std::fabs(dg - dr) <= tol * scale);
+      if (!y_ok || !dx_ok)
+        ADD_FAILURE() << actk::dtype_name(actk::dtype_of<S>::value) << (f ? " log" : "") << " [" << outer << "," << axis << "," << inner
+                      << "] off " << off << " i=" << i << ": y " << yg << " vs " << yr << ", dx " << dg << " vs " << dr, ++bad;
+    }
+  }
+}
+
+const std::int64_t kSoftmaxCols[] = {1, 2, 3, 31, 32, 33, 127, 1000, 1023, 1024, 1025, 2047, 2048, 2049, 2176,
+                                     4095, 4224, 8191, 16384, 32768, 65537, 262144, 1048576};
+
+template <class S> void softmax_all_cols() {
+  for (std::int64_t cols : kSoftmaxCols) {
+    const std::int64_t rows = std::max<std::int64_t>(1, std::min<std::int64_t>(37, (std::int64_t{1} << 21) / cols));
+    softmax_case<S>(rows, cols, 1, 0);
+    if (cols <= 4224) softmax_case<S>(3, cols, 1, 1);       // misaligned
+    if (cols <= 2049) softmax_case<S>(2, cols, 5, 0);       // middle axis
+  }
+}
+
+}  // namespace
+
+TEST(CudaSoftmax, EveryRowLengthFloat32) { SKIP_WITHOUT_GPU(); softmax_all_cols<float>(); }
+TEST(CudaSoftmax, EveryRowLengthBFloat16) { SKIP_WITHOUT_GPU(); softmax_all_cols<bfloat16>(); }
+TEST(CudaSoftmax, EveryRowLengthFloat16) { SKIP_WITHOUT_GPU(); softmax_all_cols<float16>(); }
+TEST(CudaSoftmax, EveryRowLengthFloat64) { SKIP_WITHOUT_GPU(); softmax_all_cols<double>(); }
+
+TEST(CudaSoftmax, SemanticsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  // rows: all -inf, one +inf, one NaN, a length-1 row is covered by cols = 1 above
+  for (std::int64_t cols : {std::int64_t{4}, std::int64_t{3000}, std::int64_t{100000}}) {
+    std::vector<float> x(3 * cols, 0.5f);
+    for (std::int64_t c = 0; c < cols; ++c) x[c] = static_cast<float>(-inf);
+    x[cols + 1] = static_cast<float>(inf);
+    x[2 * cols + 2] = static_cast<float>(nan);
+    float *dx_, *dy_;
+    CUDA_OK(cudaMalloc(&dx_, x.size() * 4));
+    CUDA_OK(cudaMalloc(&dy_, x.size() * 4));
+    CUDA_OK(cudaMemcpy(dx_, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
+    for (unsigned f : {0u, 1u, 2u, 3u}) {
+      std::vector<float> ref(x.size()), got(x.size());
+      actk::softmax_forward(DType::float32, x.data(), ref.data(), 3, cols, 1, f, Backend::cpu);
+      actk::softmax_forward(DType::float32, dx_, dy_, 3, cols, 1, f);
+      CUDA_OK(cudaMemcpy(got.data(), dy_, x.size() * 4, cudaMemcpyDeviceToHost));
+      for (std::size_t i = 0; i < x.size(); ++i)
+        ASSERT_TRUE((std::isnan(ref[i]) && std::isnan(got[i])) || ref[i] == got[i] || std::fabs(ref[i] - got[i]) < 1e-6f)
+            << "flags " << f << " cols " << cols << " i " << i << ": " << got[i] << " vs " << ref[i];
+    }
+    cudaFree(dx_);
+    cudaFree(dy_);
+  }
+}
+
+TEST(CudaSoftmax, MoreThan2To31Elements) {
+  SKIP_WITHOUT_GPU();
+  if (std::getenv("ACTK_SKIP_HUGE")) GTEST_SKIP() << "ACTK_SKIP_HUGE is set";
+  const std::int64_t cols = 1024, rows = (std::int64_t{1} << 21) + 3, n = rows * cols;
+  std::size_t free_b = 0, total_b = 0;
+  CUDA_OK(cudaMemGetInfo(&free_b, &total_b));
+  if (free_b < static_cast<std::size_t>(n) * 4 + (std::size_t{1} << 30)) GTEST_SKIP() << "not enough device memory";
+  const std::vector<bfloat16> tile = data<bfloat16>(cols * 64, 61);
+  std::vector<bfloat16> clean(tile.size());
+  for (std::size_t i = 0; i < tile.size(); ++i)
+    clean[i] = std::isfinite(static_cast<double>(tile[i])) && std::fabs(static_cast<double>(tile[i])) < 30 ? tile[i] : to<bfloat16>(0.25);
+  bfloat16 *x, *y;
+  CUDA_OK(cudaMalloc(&x, n * 2));
+  CUDA_OK(cudaMalloc(&y, n * 2));
+  for (std::int64_t r = 0; r < rows; r += 64)
+    CUDA_OK(cudaMemcpy(x + r * cols, clean.data(), std::min<std::int64_t>(64, rows - r) * cols * 2, cudaMemcpyHostToDevice));
+  actk::softmax_forward(DType::bfloat16, x, y, rows, cols);
+  CUDA_OK(cudaDeviceSynchronize());
+  for (std::int64_t r : {std::int64_t{0}, std::int64_t{1} << 21, rows - 1}) {
+    std::vector<bfloat16> got(cols), ref(cols);
+    CUDA_OK(cudaMemcpy(got.data(), y + r * cols, cols * 2, cudaMemcpyDeviceToHost));
+    actk::softmax_forward(DType::bfloat16, clean.data() + (r % 64) * cols, ref.data(), 1, cols, 1, 0, Backend::cpu);
+    for (std::int64_t c = 0; c < cols; ++c) ASSERT_LE(ulp_dist(got[c], ref[c]), 1) << "row " << r << " col " << c;
+  }
+  cudaFree(x);
+  cudaFree(y);
+}

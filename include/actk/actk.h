@@ -92,6 +92,23 @@ ACTK_API void prelu_backward(DType dtype, const void* x, const void* dy, const v
                     std::size_t workspace_bytes = 0);
 ACTK_API std::size_t prelu_backward_workspace_bytes(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t inner);
 
+/// Softmax options (bit flags, as the C ABI's ACTK_SOFTMAX_*).
+enum SoftmaxFlags : unsigned {
+  softmax_plain = 0,
+  softmax_log = ACTK_SOFTMAX_LOG,                          ///< log-softmax
+  softmax_masked_rows_zero = ACTK_SOFTMAX_MASKED_ROWS_ZERO  ///< all -inf row -> 0 (log: -inf), not NaN
+};
+
+/// Softmax / log-softmax over the middle axis of [outer, axis, inner] (see actk_c.h for the
+/// semantics); the last axis of [rows, cols] is outer = rows, axis = cols, inner = 1.
+ACTK_API void softmax_forward(DType dtype, const void* x, void* y, std::int64_t outer, std::int64_t axis,
+                              std::int64_t inner = 1, unsigned flags = softmax_plain,
+                              Backend backend = Backend::automatic, Stream stream = nullptr);
+/// Backward from the forward's output y: dx = y (dy - sum(dy y)); log: dx = dy - exp(y) sum(dy).
+ACTK_API void softmax_backward(DType dtype, const void* y, const void* dy, void* dx, std::int64_t outer,
+                               std::int64_t axis, std::int64_t inner = 1, unsigned flags = softmax_plain,
+                               Backend backend = Backend::automatic, Stream stream = nullptr);
+
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::float32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::float64; };

@@ -73,6 +73,21 @@ ACTK_API actk_status actk_prelu_backward(actk_dtype dtype, const void* x, const 
                                          actk_backend backend, void* stream, void* workspace, size_t workspace_bytes);
 ACTK_API size_t actk_prelu_backward_workspace_bytes(actk_dtype dtype, int64_t n, int64_t channels, int64_t inner);
 
+/* Softmax over the middle axis of a tensor laid out [outer, axis, inner] (the last axis of a
+ * [rows, cols] tensor: outer = rows, axis = cols, inner = 1), numerically stable (max-subtracted).
+ * Forward: y = exp(x - max) / sum, or with ACTK_SOFTMAX_LOG y = x - max - log(sum).
+ * Backward (from y and dy): dx = y (dy - sum(dy y)), or for log: dx = dy - exp(y) sum(dy).
+ * A row (the axis at fixed outer, inner) holding NaN or +inf gives NaN; a row that is entirely
+ * -inf gives NaN, or with ACTK_SOFTMAX_MASKED_ROWS_ZERO zeros (log: -inf) and a zero gradient.
+ * y may equal x; dx may equal dy or y. */
+#define ACTK_SOFTMAX_LOG 1u
+#define ACTK_SOFTMAX_MASKED_ROWS_ZERO 2u
+ACTK_API actk_status actk_softmax_forward(actk_dtype dtype, const void* x, void* y, int64_t outer, int64_t axis,
+                                          int64_t inner, unsigned flags, actk_backend backend, void* stream);
+ACTK_API actk_status actk_softmax_backward(actk_dtype dtype, const void* y, const void* dy, void* dx, int64_t outer,
+                                           int64_t axis, int64_t inner, unsigned flags, actk_backend backend,
+                                           void* stream);
+
 #ifdef __cplusplus
 }
 #endif

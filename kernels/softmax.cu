@@ -21,7 +21,6 @@
 #include <cub/warp/warp_reduce.cuh>
 
 #include <atomic>
-#include <limits>
 
 #include "kernels/elementwise.cuh"
 
@@ -30,8 +29,12 @@ namespace detail {
 
 namespace {
 
-template <class T> __device__ __forceinline__ T inf_of() { return std::numeric_limits<T>::infinity(); }
-template <class T> __device__ __forceinline__ T nan_of() { return std::numeric_limits<T>::quiet_NaN(); }
+template <class T> __device__ __forceinline__ T inf_of();
+template <> __device__ __forceinline__ float inf_of<float>() { return __int_as_float(0x7f800000); }
+template <> __device__ __forceinline__ double inf_of<double>() { return __longlong_as_double(0x7ff0000000000000ll); }
+template <class T> __device__ __forceinline__ T nan_of();
+template <> __device__ __forceinline__ float nan_of<float>() { return __int_as_float(0x7fc00000); }
+template <> __device__ __forceinline__ double nan_of<double>() { return __longlong_as_double(0x7ff8000000000000ll); }
 __device__ __forceinline__ float dexp(float v) { return expf(v); }
 __device__ __forceinline__ double dexp(double v) { return exp(v); }
 __device__ __forceinline__ float dlog(float v) { return logf(v); }

@@ -8,6 +8,7 @@
 //   actk_bench [--cpu] [--sizes=4096,65536] [google-benchmark flags, e.g. --benchmark_filter=gelu]
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -184,6 +185,102 @@ void bench_gpu(benchmark::State& st, Case c) {
 }
 #endif
 
+// ---- softmax: a sweep of row lengths at a fixed total size ----------------------------------------
+struct SoftmaxCase {
+  DType dtype;
+  bool backward, log;
+  std::int64_t rows, cols;
+};
+
+void softmax_call(const SoftmaxCase& c, const void* in, const void* dy, void* out, Backend be) {
+  const unsigned f = c.log ? actk::softmax_log : 0u;
+  if (c.backward) actk::softmax_backward(c.dtype, in, dy, out, c.rows, c.cols, 1, f, be);
+  else actk::softmax_forward(c.dtype, in, out, c.rows, c.cols, 1, f, be);
+}
+
+std::int64_t softmax_bytes(const SoftmaxCase& c) {
+  return c.rows * c.cols * static_cast<std::int64_t>(actk::dtype_size(c.dtype)) * (c.backward ? 3 : 2);
+}
+
+void bench_softmax_cpu(benchmark::State& st, SoftmaxCase c) {
+  const std::int64_t n = c.rows * c.cols;
+  const auto x = host_data(c.dtype, n, 1), dy = host_data(c.dtype, n, 2);
+  std::vector<unsigned char> y(x.size()), out(x.size());
+  softmax_call(SoftmaxCase{c.dtype, false, c.log, c.rows, c.cols}, x.data(), nullptr, y.data(), Backend::cpu);
+  for (auto _ : st) {
+    softmax_call(c, c.backward ? y.data() : x.data(), dy.data(), out.data(), Backend::cpu);
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.SetItemsProcessed(st.iterations() * n);
+  st.SetBytesProcessed(st.iterations() * softmax_bytes(c));
+}
+
+#if defined(ACTK_BENCH_CUDA)
+void bench_softmax_gpu(benchmark::State& st, SoftmaxCase c) {
+  const std::int64_t n = c.rows * c.cols;
+  const std::size_t sz = static_cast<std::size_t>(n) * actk::dtype_size(c.dtype);
+  void* x = device_buffer(0, sz);
+  void* dy = device_buffer(1, sz);
+  void* out = device_buffer(2, sz);
+  fill(x, c.dtype, n, 1);
+  fill(dy, c.dtype, n, 2);
+  if (c.backward) {  // the backward reads y = softmax(x)
+    softmax_call(SoftmaxCase{c.dtype, false, c.log, c.rows, c.cols}, x, nullptr, out, Backend::cuda);
+    CK(cudaMemcpy(x, out, sz, cudaMemcpyDeviceToDevice));
+  }
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  softmax_call(c, x, dy, out, Backend::cuda);  // warm-up
+  CK(cudaDeviceSynchronize());
+  double total_s = 0;
+  for (auto _ : st) {
+    CK(cudaEventRecord(e0));
+    softmax_call(c, x, dy, out, Backend::cuda);
+    CK(cudaEventRecord(e1));
+    CK(cudaEventSynchronize(e1));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    st.SetIterationTime(static_cast<double>(ms) * 1e-3);
+    total_s += static_cast<double>(ms) * 1e-3;
+  }
+  st.SetItemsProcessed(st.iterations() * n);
+  st.SetBytesProcessed(st.iterations() * softmax_bytes(c));
+  const double copy = copy_bandwidth(softmax_bytes(c));
+  const double bw = static_cast<double>(softmax_bytes(c)) * static_cast<double>(st.iterations()) / total_s;
+  st.counters["GBps"] = bw * 1e-9;
+  st.counters["copy_GBps"] = copy * 1e-9;
+  st.counters["pct_of_copy"] = 100.0 * bw / copy;
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+}
+#endif
+
+/// Row lengths 32..262144 (powers of two, plus the neighbours of the path switches) at rows * cols
+/// = total; the rows are named "<dir>/<dtype>/cols=<cols>".
+void register_softmax(bool gpu, std::int64_t total, std::int64_t max_cols) {
+  std::vector<std::int64_t> cols;
+  for (std::int64_t c = 32; c <= max_cols; c *= 2) cols.push_back(c);
+  for (std::int64_t c : {1056, 2176, 4224, 49152, 57344})
+    if (c <= max_cols) cols.push_back(c);
+  std::sort(cols.begin(), cols.end());
+  for (bool log : {false, true})
+    for (bool bwd : {false, true})
+      for (DType dt : {DType::float32, DType::bfloat16})
+        for (std::int64_t c : cols) {
+          const SoftmaxCase sc{dt, bwd, log, total / c, c};
+          const std::string name = std::string(gpu ? "gpu/" : "cpu/") + (log ? "log_softmax/" : "softmax/") +
+                                   (bwd ? "backward/" : "forward/") + actk::dtype_name(dt) + "/cols=" + std::to_string(c);
+#if defined(ACTK_BENCH_CUDA)
+          if (gpu) {
+            benchmark::RegisterBenchmark(name.c_str(), bench_softmax_gpu, sc)->UseManualTime()->Unit(benchmark::kMicrosecond);
+            continue;
+          }
+#endif
+          benchmark::RegisterBenchmark(name.c_str(), bench_softmax_cpu, sc)->Unit(benchmark::kMicrosecond);
+        }
+}
+
 std::vector<std::int64_t> parse_sizes(const char* s) {
   std::vector<std::int64_t> v;
   while (s && *s) {
@@ -243,6 +340,8 @@ int main(int argc, char** argv) {
         }
     }
   }
+  if (gpu) register_softmax(true, std::int64_t{1} << 26, 262144);
+  else register_softmax(false, std::int64_t{1} << 20, 65536);
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -19,8 +19,12 @@ def main(path):
     print(f"GPU benchmark ({len(rows)} cases, {ctx.get('date', '')}): % of a device-to-device copy of the same bytes")
     print()
     by = defaultdict(list)
+    sm = defaultdict(list)
     for b in rows:
         _, op, direction, dtype, n = b["name"].split("/")[:5]
+        if n.startswith("cols="):
+            sm[(op, direction, dtype)].append((int(n[5:]), b["pct_of_copy"], b.get("GBps", 0)))
+            continue
         by[(dtype, direction, int(n))].append((b["pct_of_copy"], op, b.get("GBps", 0)))
     print("| dtype | direction | n | min % (op) | median % | max % | median GB/s |")
     print("|---|---|---|---|---|---|---|")
@@ -31,6 +35,17 @@ def main(path):
         print(f"| {dtype} | {direction} | 2^26 | {v[0][0]:.1f} ({v[0][1]}) | {statistics.median(x[0] for x in v):.1f} | "
               f"{v[-1][0]:.1f} | {statistics.median(x[2] for x in v):.0f} |")
     below = sorted((p, op, dt, d) for (dt, d, n), v in by.items() if n == 1 << 26 for p, op, _ in v if p < 90)
+    if sm:
+        print()
+        print("Softmax, rows * cols = 2^26: % of copy over row lengths (min at cols / max)")
+        print()
+        print("| op | direction | dtype | min % (cols) | max % | cols below 90% |")
+        print("|---|---|---|---|---|---|")
+        for (op, direction, dtype), v in sorted(sm.items()):
+            v.sort()
+            lo = min(v, key=lambda t: t[1])
+            bad = [str(c) for c, p, _ in v if p < 90]
+            print(f"| {op} | {direction} | {dtype} | {lo[1]:.1f} ({lo[0]}) | {max(p for _, p, _ in v):.1f} | {' '.join(bad) or '-'} |")
     print()
     print(f"cases at 2^26 below 90% of copy: {len(below)}" + (": " + ", ".join(f"{op}/{d}/{dt} {p:.0f}%" for p, op, dt, d in below[:12]) if below else ""))
 

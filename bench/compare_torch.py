@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""actk against PyTorch on the very same tensors: eager (torch.nn.functional, autograd for the
+backward) and torch.compile where it exists, for every activation and softmax/log-softmax,
+forward and backward.
+
+For each op, dtype and size it first checks that actk's output agrees with the exact answer (the
+same PyTorch expression in float64 on the widened inputs; float32: 1e-4, 16-bit: 2^-7, relative
+to 1 + |exact|) and records PyTorch's own error against it, then times each with CUDA events (on a
+GPU) or perf_counter (on the CPU), median of many runs, and reports GB/s for the bytes each call
+must move (2 tensors forward, 3 backward). Writes compare.json, compare.md and PNG plots.
+
+  /usr/bin/python3 bench/compare_torch.py --lib build/default/libactk.so --device auto --out OUTDIR
+  /usr/bin/python3 bench/compare_torch.py --device cpu --quick --out build/compare   # what CI runs
+
+Needs torch (Debian: python3-torch) and matplotlib (python3-matplotlib). Exits 1 if any output
+disagrees. Loads actk through its C ABI (ctypes): no Python binding is needed.
+"""
+import argparse
+import ctypes
+import glob
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+DTYPES = {"float32": (torch.float32, 0), "float64": (torch.float64, 1), "float16": (torch.float16, 2),
+          "bfloat16": (torch.bfloat16, 3)}
+
+
+def load_lib(path):
+    if path is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        cands = sorted(glob.glob(os.path.join(here, "..", "build", "*", "libactk.so")), key=os.path.getmtime)
+        if not cands:
+            sys.exit("compare_torch: no libactk.so found under build/; pass --lib")
+        path = cands[-1]
+    lib = ctypes.CDLL(os.path.abspath(path))
+    i64, vp, dp = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)
+    lib.actk_forward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, i64, ctypes.c_int, vp]
+    lib.actk_backward.argtypes = [ctypes.c_int, dp, ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, ctypes.c_int, vp]
+    lib.actk_softmax_forward.argtypes = [ctypes.c_int, vp, vp, i64, i64, i64, ctypes.c_uint, ctypes.c_int, vp]
+    lib.actk_softmax_backward.argtypes = [ctypes.c_int, vp, vp, vp, i64, i64, i64, ctypes.c_uint, ctypes.c_int, vp]
+    lib.actk_op_from_name.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+    lib.actk_last_error.restype = ctypes.c_char_p
+    lib.actk_version.restype = ctypes.c_char_p
+    return lib, path
+
+
+def check(lib, status):
+    if status != 0:
+        raise RuntimeError(lib.actk_last_error().decode())
+
+
+def sparse_plus(x):
+    return torch.where(x <= -1, torch.zeros_like(x), torch.where(x >= 1, x, (x + 1) ** 2 / 4))
+
+
+# actk op -> the PyTorch expression of the same function (defaults as actk's)
+TORCH = {
+    "identity": lambda x: x * 1,
+    "linear": lambda x: 1.0 * x,
+    "binary_step": lambda x: (x >= 0).to(x.dtype) + 0 * x,
+    "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu, "relu6": F.relu6,
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
+    "prelu": lambda x: F.prelu(x, torch.full((1,), 0.25, dtype=x.dtype, device=x.device)),
+    "elu": F.elu, "selu": F.selu, "celu": F.celu, "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x), "silu": F.silu,
+    "swish": lambda x: x * torch.sigmoid(x), "mish": F.mish,
+    "softplus": lambda x: F.softplus(x, beta=1, threshold=20), "softsign": F.softsign, "exponential": torch.exp,
+    "log_sigmoid": F.logsigmoid, "hardtanh": F.hardtanh, "hardsigmoid": F.hardsigmoid, "hardswish": F.hardswish,
+    "softshrink": lambda x: F.softshrink(x, 0.5), "hardshrink": lambda x: F.hardshrink(x, 0.5),
+    "tanhshrink": F.tanhshrink, "threshold": lambda x: F.threshold(x, 0.0, 0.0),
+    "squareplus": lambda x: 0.5 * (x + torch.sqrt(x * x + 4)), "squared_relu": lambda x: F.relu(x) ** 2,
+    "sparse_plus": sparse_plus, "sine": torch.sin,
+}
+
+
+class Timer:
+    def __init__(self, device, reps):
+        self.device, self.reps = device, reps
+
+    def median(self, fn):
+        fn()  # warm-up
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            times = []
+            for _ in range(self.reps):
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                fn()
+                b.record()
+                b.synchronize()
+                times.append(a.elapsed_time(b) * 1e-3)
+            return statistics.median(times)
+        times = []
+        for _ in range(self.reps):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+
+def try_ref(fn):
+    try:
+        return fn()
+    except (RuntimeError, NotImplementedError) as e:
+        print(f"  (PyTorch: {str(e).splitlines()[0][:120]})")
+        return None
+
+
+def agree(a, b, dtype):
+    a, b = a.double(), b.double()
+    tol = 1e-4 if dtype in ("float32", "float64") else 2 ** -7
+    both_nan = torch.isnan(a) & torch.isnan(b)
+    err = ((a - b).abs() - tol * (1 + b.abs())).masked_fill(both_nan, -1)
+    worst = float(err.max()) if err.numel() else -1.0
+    return worst <= 0, float(((a - b).abs() / (1 + b.abs())).nan_to_num(0).max()) if a.numel() else 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lib")
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--out", default="build/compare")
+    ap.add_argument("--quick", action="store_true", help="few sizes and repeats (CI)")
+    ap.add_argument("--ops", help="comma-separated subset")
+    ap.add_argument("--no-compile", action="store_true")
+    args = ap.parse_args()
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    lib, path = load_lib(args.lib)
+    os.makedirs(args.out, exist_ok=True)
+    if device == "cuda":
+        sizes, dtypes, reps = [1 << 12, 1 << 16, 1 << 20, 1 << 24, 1 << 26], ["float32", "bfloat16", "float16"], 50
+        sm_total, sm_cols = 1 << 26, [32, 128, 512, 1024, 2048, 4096, 16384, 65536, 262144]
+    else:
+        sizes, dtypes, reps = [1 << 12, 1 << 16, 1 << 20], ["float32", "bfloat16"], 10
+        sm_total, sm_cols = 1 << 20, [32, 256, 1024, 4096, 65536]
+    if args.quick:
+        sizes, dtypes, reps, sm_total, sm_cols = [1 << 12, 1 << 16], ["float32", "bfloat16"], 5, 1 << 16, [32, 1024, 8192]
+    ops = args.ops.split(",") if args.ops else list(TORCH) + ["softmax", "log_softmax"]
+    has_compile = hasattr(torch, "compile") and not args.no_compile
+    timer = Timer(device, reps)
+    stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream) if device == "cuda" else None
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    print(f"actk {lib.actk_version().decode()} ({path}) vs PyTorch {torch.__version__} on {device}"
+          f"{' (' + torch.cuda.get_device_name() + ')' if device == 'cuda' else ''}; torch.compile "
+          f"{'on' if has_compile else 'not available (torch < 2.0) or off'}", flush=True)
+    records, failures = [], []
+    total_cases = len(ops) * len(dtypes) * 2
+    done = 0
+    for op in ops:
+        is_sm = op in ("softmax", "log_softmax")
+        op_id = ctypes.c_int(-1)
+        if not is_sm:
+            check(lib, lib.actk_op_from_name(op.encode(), ctypes.byref(op_id)))
+        fn = (lambda x: F.log_softmax(x, dim=-1)) if op == "log_softmax" else (
+            (lambda x: F.softmax(x, dim=-1)) if op == "softmax" else TORCH[op])
+        compiled = torch.compile(fn) if has_compile else None
+        for dname in dtypes:
+            tdt, code = DTYPES[dname]
+            for direction in ("forward", "backward"):
+                done += 1
+                shapes = [(sm_total // c, c) for c in sm_cols] if is_sm else [(1, n) for n in sizes]
+                for rows, cols in shapes:
+                    n = rows * cols
+                    x = ((torch.rand(rows, cols, generator=gen, dtype=torch.float64) * 12 - 6)).to(tdt)
+                    # keep off the kinks (0, +-0.5, +-1, +-3, 6...), where conventions, not accuracy, differ
+                    x = torch.where((x * 2) == (x * 2).round(), x + 0.03125, x).to(device)
+                    dy = ((torch.rand(rows, cols, generator=gen, dtype=torch.float64) * 2 - 1)).to(tdt).to(device)
+                    out = torch.empty_like(x)
+                    flags = 1 if op == "log_softmax" else 0
+                    if direction == "forward":
+                        if is_sm:
+                            actk_call = lambda: check(lib, lib.actk_softmax_forward(code, x.data_ptr(), out.data_ptr(), rows, cols, 1, flags, 0, stream))
+                        else:
+                            actk_call = lambda: check(lib, lib.actk_forward(op_id.value, None, code, x.data_ptr(), out.data_ptr(), n, 0, stream))
+                        torch_call = lambda: fn(x)
+                        comp_call = (lambda: compiled(x)) if compiled else None
+                        actk_call()
+                        ref = try_ref(lambda: fn(x))
+                        nbytes = 2 * n * x.element_size()
+                    else:
+                        xr = x.detach().clone().requires_grad_(True)
+                        yr = try_ref(lambda: fn(xr))
+                        if yr is None:  # PyTorch has no such kernel for this dtype: reported, not compared
+                            yr = fn(xr.float()).to(tdt)
+                        if is_sm:
+                            y = yr.detach()
+                            actk_call = lambda: check(lib, lib.actk_softmax_backward(code, y.data_ptr(), dy.data_ptr(), out.data_ptr(), rows, cols, 1, flags, 0, stream))
+                        else:
+                            actk_call = lambda: check(lib, lib.actk_backward(op_id.value, None, code, 0, x.data_ptr(), dy.data_ptr(), out.data_ptr(), n, 0, stream))
+                        torch_call = lambda: torch.autograd.grad(yr, xr, dy, retain_graph=True)
+                        comp_call = None
+                        if compiled:
+                            xc = x.detach().clone().requires_grad_(True)
+                            yc = compiled(xc)
+                            comp_call = lambda: torch.autograd.grad(yc, xc, dy, retain_graph=True)
+                        actk_call()
+                        ref = try_ref(lambda: torch_call()[0])
+                        nbytes = 3 * n * x.element_size()
+                    if device == "cuda":
+                        torch.cuda.synchronize()
+                    # the exact answer: the same PyTorch expression in float64 on the widened inputs
+                    if direction == "forward":
+                        exact = fn(x.double())
+                    elif is_sm:  # the backward's inputs are (y, dy): exact from the same rounded y
+                        y64, g64 = y.double(), dy.double()
+                        exact = (g64 - torch.exp(y64) * g64.sum(-1, keepdim=True) if op == "log_softmax"
+                                 else y64 * (g64 - (g64 * y64).sum(-1, keepdim=True)))
+                    else:
+                        x64 = x.double().requires_grad_(True)
+                        exact = torch.autograd.grad(fn(x64), x64, dy.double())[0]
+                    ok, err = agree(out, exact, dname)
+                    torch_err = agree(ref, exact, dname)[1] if ref is not None else None
+                    rec = {"op": op, "dtype": dname, "direction": direction, "rows": rows, "cols": cols, "n": n,
+                           "bytes": nbytes, "agree": ok, "max_rel_err": err, "torch_max_rel_err": torch_err}
+                    for key, call in (("actk", actk_call), ("torch", torch_call), ("compile", comp_call)):
+                        if call is None:
+                            rec[key + "_GBps"] = None
+                            continue
+                        try:
+                            rec[key + "_GBps"] = nbytes / timer.median(call) * 1e-9
+                        except Exception as e:  # a peer that fails is reported, never dropped silently
+                            rec[key + "_GBps"] = None
+                            rec[key + "_error"] = str(e).splitlines()[0][:200]
+                    records.append(rec)
+                    if ok is False:
+                        failures.append(f"{op}/{dname}/{direction}/n={n}: actk max rel err {err:.3g} vs float64")
+                print(f"[{done}/{total_cases}] {op} {dname} {direction}: "
+                      f"{'DISAGREE' if any(r['agree'] is False for r in records if r['op'] == op and r['dtype'] == dname and r['direction'] == direction) else 'ok'}",
+                      flush=True)
+    meta = {"actk": lib.actk_version().decode(), "torch": torch.__version__, "device": device,
+            "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+            "date": time.strftime("%Y-%m-%d"), "compile": has_compile}
+    with open(os.path.join(args.out, "compare.json"), "w") as f:
+        json.dump({"meta": meta, "results": records}, f, indent=1)
+    write_markdown(os.path.join(args.out, "compare.md"), meta, records)
+    plot(args.out, records)
+    print(open(os.path.join(args.out, "compare.md")).read())
+    if failures:
+        print(f"{len(failures)} case(s) where actk and PyTorch disagree:\n  " + "\n  ".join(failures[:30]))
+        return 1
+    return 0
+
+
+def fmt(v):
+    return "-" if v is None else f"{v:.1f}"
+
+
+def write_markdown(path, meta, records):
+    lines = [f"# actk vs PyTorch {meta['torch']} on {meta['gpu'] or 'the CPU'} ({meta['date']})", "",
+             "GB/s for the bytes each call must move (median of repeated runs); speedup = actk / eager; "
+             "err = max |out - exact| / (1 + |exact|), exact = float64 on the same inputs.", "",
+             "| op | dtype | direction | n (rows x cols) | actk GB/s | eager GB/s | compile GB/s | actk/eager | actk err | eager err |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        sp = r["actk_GBps"] / r["torch_GBps"] if r["actk_GBps"] and r["torch_GBps"] else None
+        shape = f"{r['rows']}x{r['cols']}" if r["op"].endswith("softmax") else str(r["n"])
+        lines.append(f"| {r['op']} | {r['dtype']} | {r['direction']} | {shape} | {fmt(r['actk_GBps'])} | "
+                     f"{fmt(r['torch_GBps'])} | {fmt(r['compile_GBps'])} | {'-' if sp is None else f'{sp:.2f}x'} | "
+                     f"{r['max_rel_err']:.1e}{'' if r['agree'] else ' (NO)'} | "
+                     f"{'-' if r['torch_max_rel_err'] is None else format(r['torch_max_rel_err'], '.1e')} |")
+    speed = [r["actk_GBps"] / r["torch_GBps"] for r in records if r["actk_GBps"] and r["torch_GBps"]]
+    if speed:
+        lines += ["", f"actk / eager over {len(speed)} cases: median {statistics.median(speed):.2f}x, "
+                      f"min {min(speed):.2f}x, max {max(speed):.2f}x"]
+    open(path, "w").write("\n".join(lines) + "\n")
+
+
+def plot(outdir, records):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not available: no plots")
+        return
+    for kind in ("activations", "softmax"):
+        recs = [r for r in records if r["op"].endswith("softmax") == (kind == "softmax")]
+        if not recs:
+            continue
+        keys = sorted({(r["op"], r["direction"]) for r in recs})
+        ncols = 6
+        nrows = math.ceil(len(keys) / ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.4 * nrows), squeeze=False)
+        for ax, (op, d) in zip(axes.flat, keys):
+            for dt in sorted({r["dtype"] for r in recs}):
+                rs = sorted((r for r in recs if r["op"] == op and r["direction"] == d and r["dtype"] == dt),
+                            key=lambda r: r["cols"] if kind == "softmax" else r["n"])
+                xs = [r["cols"] if kind == "softmax" else r["n"] for r in rs]
+                for key, style in (("actk", "-"), ("torch", "--"), ("compile", ":")):
+                    ys = [r[key + "_GBps"] or float("nan") for r in rs]
+                    ax.plot(xs, ys, style, marker=".", label=f"{key} {dt}")
+            ax.set_xscale("log", base=2)
+            ax.set_title(f"{op} {d}", fontsize=8)
+            ax.tick_params(labelsize=6)
+        for ax in list(axes.flat)[len(keys):]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=5)
+        fig.supxlabel("row length (cols)" if kind == "softmax" else "elements")
+        fig.supylabel("GB/s")
+        fig.tight_layout()
+        fig.savefig(os.path.join(outdir, f"compare_{kind}.png"), dpi=80)
+        plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,10 +18,15 @@
 #include <vector>
 
 #include "actk/actk.h"
+#include "bench_util.h"
 
-#if defined(ACTK_BENCH_CUDA)
-#include <cuda_runtime.h>
-#endif
+
+using namespace actk_bench;
+
+namespace actk_bench {
+void register_gpu_peers(const std::vector<std::int64_t>& sizes);               // bench_peers.cu
+void register_cudnn(const std::vector<std::int64_t>& sizes, std::int64_t total);  // bench_cudnn.cpp
+}  // namespace actk_bench
 
 namespace {
 
@@ -38,23 +43,6 @@ struct Case {
 };
 
 const char* dir_name(int d) { return d == 0 ? "forward" : d == 1 ? "backward_x" : "backward_y"; }
-
-std::vector<unsigned char> host_data(DType dt, std::int64_t n, unsigned seed) {
-  std::vector<unsigned char> v(static_cast<std::size_t>(n) * actk::dtype_size(dt));
-  std::uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (std::int64_t i = 0; i < n; ++i) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    const double x = -4.0 + 8.0 * static_cast<double>(s >> 11) * 0x1.0p-53;  // [-4, 4)
-    unsigned char* p = v.data() + static_cast<std::size_t>(i) * actk::dtype_size(dt);
-    switch (dt) {
-      case DType::float32: { const float f = static_cast<float>(x); std::memcpy(p, &f, 4); break; }
-      case DType::float64: std::memcpy(p, &x, 8); break;
-      case DType::float16: { const actk::float16 h(x); std::memcpy(p, &h, 2); break; }
-      case DType::bfloat16: { const actk::bfloat16 h(x); std::memcpy(p, &h, 2); break; }
-    }
-  }
-  return v;
-}
 
 void call(const Case& c, const void* x, const void* dy, void* out, Backend be) {
   if (c.dir == 0) actk::forward(c.op, c.dtype, x, out, c.n, {}, be);
@@ -81,70 +69,6 @@ void bench_cpu(benchmark::State& st, Case c) {
 }
 
 #if defined(ACTK_BENCH_CUDA)
-#define CK(e)                                                                          \
-  do {                                                                                 \
-    cudaError_t err_ = (e);                                                            \
-    if (err_ != cudaSuccess) {                                                         \
-      std::fprintf(stderr, "%s failed: %s\n", #e, cudaGetErrorString(err_));           \
-      std::exit(1);                                                                    \
-    }                                                                                  \
-  } while (0)
-
-std::map<std::int64_t, double> g_copy_bw;  // bytes -> device-to-device copy bytes/s, same run
-
-double copy_bandwidth(std::int64_t bytes) {
-  auto it = g_copy_bw.find(bytes);
-  if (it != g_copy_bw.end()) return it->second;
-  void *a, *b;
-  CK(cudaMalloc(&a, static_cast<std::size_t>(bytes / 2)));
-  CK(cudaMalloc(&b, static_cast<std::size_t>(bytes / 2)));
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  CK(cudaMemcpy(b, a, static_cast<std::size_t>(bytes / 2), cudaMemcpyDeviceToDevice));  // warm-up
-  float best = 1e30f;
-  for (int r = 0; r < 20; ++r) {
-    CK(cudaEventRecord(e0));
-    CK(cudaMemcpyAsync(b, a, static_cast<std::size_t>(bytes / 2), cudaMemcpyDeviceToDevice));
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    if (ms < best) best = ms;
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  cudaFree(a);
-  cudaFree(b);
-  // a copy of bytes/2 moves bytes (read + write)
-  return g_copy_bw[bytes] = static_cast<double>(bytes) / (static_cast<double>(best) * 1e-3);
-}
-
-/// Device buffers reused across benchmarks (grown as needed), so a run of ~1,500 cases does
-/// not spend its time in cudaMalloc.
-void* device_buffer(int which, std::size_t bytes) {
-  static void* buf[3] = {nullptr, nullptr, nullptr};
-  static std::size_t cap[3] = {0, 0, 0};
-  if (cap[which] < bytes) {
-    if (buf[which]) CK(cudaFree(buf[which]));
-    CK(cudaMalloc(&buf[which], bytes));
-    cap[which] = bytes;
-  }
-  return buf[which];
-}
-
-/// Fills n elements of x-like data by tiling a host block of up to 2^20 distinct values.
-void fill(void* dst, DType dt, std::int64_t n, unsigned seed) {
-  const std::int64_t tile = n < (1 << 20) ? n : (1 << 20);
-  const auto h = host_data(dt, tile, seed);
-  const std::size_t es = actk::dtype_size(dt);
-  for (std::int64_t off = 0; off < n; off += tile) {
-    const std::int64_t len = n - off < tile ? n - off : tile;
-    CK(cudaMemcpy(static_cast<char*>(dst) + static_cast<std::size_t>(off) * es, h.data(), static_cast<std::size_t>(len) * es,
-                  cudaMemcpyHostToDevice));
-  }
-}
-
 void bench_gpu(benchmark::State& st, Case c) {
   const std::size_t sz = static_cast<std::size_t>(c.n) * actk::dtype_size(c.dtype);
   void* x = device_buffer(0, sz);
@@ -156,32 +80,7 @@ void bench_gpu(benchmark::State& st, Case c) {
     call(Case{c.op, 0, c.dtype, c.n}, x, nullptr, out, Backend::cuda);
     CK(cudaMemcpy(x, out, sz, cudaMemcpyDeviceToDevice));
   }
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  call(c, x, dy, out, Backend::cuda);  // warm-up
-  CK(cudaDeviceSynchronize());
-  double total_s = 0;
-  for (auto _ : st) {
-    CK(cudaEventRecord(e0));
-    call(c, x, dy, out, Backend::cuda);
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    st.SetIterationTime(static_cast<double>(ms) * 1e-3);
-    total_s += static_cast<double>(ms) * 1e-3;
-  }
-  st.SetItemsProcessed(st.iterations() * c.n);
-  st.SetBytesProcessed(st.iterations() * bytes_moved(c));
-  // bandwidth from the CUDA-event times themselves (not the library's rate counters)
-  const double copy = copy_bandwidth(bytes_moved(c));
-  const double bw = static_cast<double>(bytes_moved(c)) * static_cast<double>(st.iterations()) / total_s;
-  st.counters["GBps"] = bw * 1e-9;
-  st.counters["copy_GBps"] = copy * 1e-9;
-  st.counters["pct_of_copy"] = 100.0 * bw / copy;
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
+  time_gpu(st, bytes_moved(c), c.n, [&] { call(c, x, dy, out, Backend::cuda); });
 }
 #endif
 
@@ -228,31 +127,7 @@ void bench_softmax_gpu(benchmark::State& st, SoftmaxCase c) {
     softmax_call(SoftmaxCase{c.dtype, false, c.log, c.rows, c.cols}, x, nullptr, out, Backend::cuda);
     CK(cudaMemcpy(x, out, sz, cudaMemcpyDeviceToDevice));
   }
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  softmax_call(c, x, dy, out, Backend::cuda);  // warm-up
-  CK(cudaDeviceSynchronize());
-  double total_s = 0;
-  for (auto _ : st) {
-    CK(cudaEventRecord(e0));
-    softmax_call(c, x, dy, out, Backend::cuda);
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    st.SetIterationTime(static_cast<double>(ms) * 1e-3);
-    total_s += static_cast<double>(ms) * 1e-3;
-  }
-  st.SetItemsProcessed(st.iterations() * n);
-  st.SetBytesProcessed(st.iterations() * softmax_bytes(c));
-  const double copy = copy_bandwidth(softmax_bytes(c));
-  const double bw = static_cast<double>(softmax_bytes(c)) * static_cast<double>(st.iterations()) / total_s;
-  st.counters["GBps"] = bw * 1e-9;
-  st.counters["copy_GBps"] = copy * 1e-9;
-  st.counters["pct_of_copy"] = 100.0 * bw / copy;
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
+  time_gpu(st, softmax_bytes(c), n, [&] { softmax_call(c, x, dy, out, Backend::cuda); });
 }
 #endif
 
@@ -279,6 +154,37 @@ void register_softmax(bool gpu, std::int64_t total, std::int64_t max_cols) {
 #endif
           benchmark::RegisterBenchmark(name.c_str(), bench_softmax_cpu, sc)->Unit(benchmark::kMicrosecond);
         }
+}
+
+/// Host overhead: calls per second on tiny tensors through the C++ API and the C ABI (relu
+/// forward), on the GPU's buffers when there is one (the launch is asynchronous: this is the host
+/// cost per call, to set beside overhead/bare_kernel_launch) or on the CPU path.
+void register_overhead(bool gpu) {
+  for (std::int64_t n : {std::int64_t{1}, std::int64_t{64}, std::int64_t{4096}})
+    for (bool c_abi : {false, true}) {
+      const std::string name = std::string("overhead/") + (c_abi ? "c_abi" : "cpp") + "/relu/" + (gpu ? "gpu/" : "cpu/") + std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+        void* x;
+        void* y;
+        std::vector<float> hx(static_cast<std::size_t>(n), 0.5f), hy(static_cast<std::size_t>(n));
+        x = hx.data();
+        y = hy.data();
+#if defined(ACTK_BENCH_CUDA)
+        if (gpu) {
+          x = device_buffer(0, static_cast<std::size_t>(n) * 4);
+          y = device_buffer(1, static_cast<std::size_t>(n) * 4);
+        }
+#endif
+        for (auto _ : st) {
+          if (c_abi) actk_forward(static_cast<int>(Op::relu), nullptr, ACTK_FLOAT32, x, y, n, ACTK_BACKEND_AUTO, nullptr);
+          else actk::forward(Op::relu, DType::float32, x, y, n);
+        }
+#if defined(ACTK_BENCH_CUDA)
+        if (gpu) CK(cudaDeviceSynchronize());
+#endif
+        st.SetItemsProcessed(st.iterations());
+      })->Unit(benchmark::kMicrosecond);
+    }
 }
 
 std::vector<std::int64_t> parse_sizes(const char* s) {
@@ -342,6 +248,13 @@ int main(int argc, char** argv) {
   }
   if (gpu) register_softmax(true, std::int64_t{1} << 26, 262144);
   else register_softmax(false, std::int64_t{1} << 20, 65536);
+#if defined(ACTK_BENCH_CUDA)
+  if (gpu) {
+    register_gpu_peers(sizes);
+    register_cudnn(sizes, std::int64_t{1} << 26);
+  }
+#endif
+  register_overhead(gpu);
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;
   benchmark::RunSpecifiedBenchmarks();

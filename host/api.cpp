@@ -329,7 +329,115 @@ void run_softmax(const char* call, bool bwd, DType dtype, const void* in, const 
   else detail::cuda_softmax(c);
 }
 
+void run_fused(const char* call, detail::FusedKind kind, Op op, DType dtype, const void* x, const void* aux, const void* dy,
+               void* out, void* out2, std::int64_t rows, std::int64_t cols, std::int64_t in_stride, const Params& params,
+               Blend blend, Backend backend, Stream stream, void* workspace = nullptr, std::size_t workspace_bytes = 0) {
+  check_enums(call, op, dtype, backend);
+  double a, b;
+  resolve_params(call, op, params, false, a, b);
+  if (!std::isfinite(blend.alpha) || !std::isfinite(blend.beta))
+    fail(Status::invalid_argument, call, "blend alpha = " + num(blend.alpha) + ", beta = " + num(blend.beta) + " must be finite");
+  const std::size_t elem = dtype_size(dtype);
+  if (rows < 0) fail(Status::invalid_argument, call, "argument 'rows' = " + std::to_string(rows) + " is negative");
+  if (cols < 0) fail(Status::invalid_argument, call, "argument 'cols' = " + std::to_string(cols) + " is negative");
+  if (cols > 0 && rows > INT64_MAX / cols) fail(Status::invalid_argument, call, "rows * cols overflows a 64-bit count");
+  const std::int64_t n = rows * cols;
+  check_size(call, "rows * cols", n, elem);
+  const bool gated = kind == detail::FusedKind::gated_fwd || kind == detail::FusedKind::gated_bwd;
+  std::int64_t span = n;  // elements a strided gate/value buffer covers
+  if (gated) {
+    if (in_stride < cols)
+      fail(Status::invalid_argument, call, "argument 'in_stride' = " + std::to_string(in_stride) + " is less than cols = " + std::to_string(cols));
+    if (n > 0) {
+      if (rows - 1 > (INT64_MAX - cols) / in_stride) fail(Status::invalid_argument, call, "the strided input's extent overflows");
+      span = (rows - 1) * in_stride + cols;
+      check_size(call, "the strided input's extent", span, elem);
+    }
+  }
+  if (n == 0 && !(kind == detail::FusedKind::bias_bwd && out2 != nullptr && cols > 0)) return;
+  using K = detail::FusedKind;
+  Buf bufs[6];
+  int nb = 0;
+  switch (kind) {
+    case K::bias_fwd:
+      bufs[nb++] = {"x", x, n, false};
+      bufs[nb++] = {"bias", aux, aux ? cols : 0, false};
+      bufs[nb++] = {"y", out, n, true};
+      bufs[nb++] = {"pre", out2, out2 ? n : 0, true};
+      break;
+    case K::bias_bwd:
+      bufs[nb++] = {"x", x, n, false};
+      bufs[nb++] = {"bias", aux, aux && n > 0 ? cols : 0, false};
+      bufs[nb++] = {"dy", dy, n, false};
+      bufs[nb++] = {"dx", out, n, true};
+      bufs[nb++] = {"dbias", out2, out2 ? cols : 0, true};
+      break;
+    case K::gated_fwd:  // strided buffers interleave: null/alignment/extent checks only
+      bufs[nb++] = {"gate", x, span, false};
+      bufs[nb++] = {"value", aux, span, false};
+      bufs[nb++] = {"y", out, n, false};
+      break;
+    case K::gated_bwd:
+      bufs[nb++] = {"gate", x, span, false};
+      bufs[nb++] = {"value", aux, span, false};
+      bufs[nb++] = {"dy", dy, n, false};
+      bufs[nb++] = {"dgate", out, span, false};
+      bufs[nb++] = {"dvalue", out2, span, false};
+      break;
+  }
+  check_buffers(call, bufs, nb, elem);
+  if (kind == K::bias_bwd && out2 != nullptr) {  // dbias is written first: it may alias no input
+    const std::uint64_t d0 = reinterpret_cast<std::uintptr_t>(out2), d1 = d0 + static_cast<std::uint64_t>(cols) * elem;
+    for (int i : {0, 1, 2}) {
+      if (bufs[i].count == 0) continue;
+      const std::uint64_t s0 = reinterpret_cast<std::uintptr_t>(bufs[i].p), s1 = s0 + static_cast<std::uint64_t>(bufs[i].count) * elem;
+      if (d0 < s1 && s0 < d1)
+        fail(Status::invalid_argument, call, std::string("arguments 'dbias' and '") + bufs[i].name + "' overlap; dbias may not alias an input");
+    }
+  }
+  const Backend be = choose_backend(call, backend, bufs, nb);
+  if (be == Backend::cuda && workspace != nullptr &&
+      (reinterpret_cast<std::uintptr_t>(workspace) % 8 != 0 || workspace_bytes < bias_act_backward_workspace_bytes(dtype, rows, cols)))
+    fail(Status::invalid_argument, call, "argument 'workspace' must be 8-byte aligned and hold bias_act_backward_workspace_bytes() = " +
+                                             std::to_string(bias_act_backward_workspace_bytes(dtype, rows, cols)) + " bytes");
+  const detail::FusedCall c{kind, op, dtype, a, b, blend.alpha, blend.beta, x, aux, dy, out, out2, rows, cols,
+                            gated ? in_stride : cols, stream, workspace, workspace_bytes};
+  if (be == Backend::cpu) detail::cpu_fused(c);
+  else detail::cuda_fused(c);
+}
+
 }  // namespace
+
+std::size_t bias_act_backward_workspace_bytes(DType, std::int64_t rows, std::int64_t cols) {
+  if (cols <= 0) return sizeof(double);
+  return static_cast<std::size_t>(detail::dbias_row_chunks(rows)) * static_cast<std::size_t>(cols) * sizeof(double);
+}
+
+void bias_act_forward(Op op, DType dtype, const void* x, const void* bias, void* y, std::int64_t rows, std::int64_t cols,
+                      const Params& params, void* pre, Blend blend, Backend backend, Stream stream) {
+  run_fused("bias_act_forward", detail::FusedKind::bias_fwd, op, dtype, x, bias, nullptr, y, pre, rows, cols, cols, params,
+            blend, backend, stream);
+}
+
+void bias_act_backward(Op op, DType dtype, const void* x, const void* bias, const void* dy, void* dx, void* dbias,
+                       std::int64_t rows, std::int64_t cols, const Params& params, Blend blend, Backend backend,
+                       Stream stream, void* workspace, std::size_t workspace_bytes) {
+  run_fused("bias_act_backward", detail::FusedKind::bias_bwd, op, dtype, x, bias, dy, dx, dbias, rows, cols, cols, params,
+            blend, backend, stream, workspace, workspace_bytes);
+}
+
+void gated_forward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
+                   std::int64_t rows, std::int64_t cols, const Params& params, Blend blend, Backend backend, Stream stream) {
+  run_fused("gated_forward", detail::FusedKind::gated_fwd, op, dtype, gate, value, nullptr, y, nullptr, rows, cols,
+            in_stride, params, blend, backend, stream);
+}
+
+void gated_backward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, const void* dy,
+                    void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols, const Params& params, Blend blend,
+                    Backend backend, Stream stream) {
+  run_fused("gated_backward", detail::FusedKind::gated_bwd, op, dtype, gate, value, dy, dgate, dvalue, rows, cols,
+            in_stride, params, blend, backend, stream);
+}
 
 void softmax_forward(DType dtype, const void* x, void* y, std::int64_t outer, std::int64_t axis, std::int64_t inner,
                      unsigned flags, Backend backend, Stream stream) {

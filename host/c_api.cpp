@@ -134,4 +134,47 @@ actk_status actk_softmax_backward(actk_dtype dtype, const void* y, const void* d
   });
 }
 
+actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x, const void* bias, void* y,
+                                  int64_t rows, int64_t cols, void* pre, double alpha, double beta, actk_backend backend,
+                                  void* stream) {
+  return guarded([&] {
+    actk::bias_act_forward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), x, bias, y, rows, cols,
+                           params_of(op, params), pre, actk::Blend{alpha, beta}, static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+actk_status actk_bias_act_backward(int op, const double* params, actk_dtype dtype, const void* x, const void* bias,
+                                   const void* dy, void* dx, void* dbias, int64_t rows, int64_t cols, double alpha,
+                                   double beta, actk_backend backend, void* stream, void* workspace,
+                                   size_t workspace_bytes) {
+  return guarded([&] {
+    actk::bias_act_backward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), x, bias, dy, dx, dbias, rows, cols,
+                            params_of(op, params), actk::Blend{alpha, beta}, static_cast<actk::Backend>(backend), stream,
+                            workspace, workspace_bytes);
+  });
+}
+
+size_t actk_bias_act_backward_workspace_bytes(actk_dtype dtype, int64_t rows, int64_t cols) {
+  return actk::bias_act_backward_workspace_bytes(static_cast<actk::DType>(dtype), rows, cols);
+}
+
+actk_status actk_gated_forward(int op, const double* params, actk_dtype dtype, const void* gate, const void* value,
+                               int64_t in_stride, void* y, int64_t rows, int64_t cols, double alpha, double beta,
+                               actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::gated_forward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), gate, value, in_stride, y, rows, cols,
+                        params_of(op, params), actk::Blend{alpha, beta}, static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+actk_status actk_gated_backward(int op, const double* params, actk_dtype dtype, const void* gate, const void* value,
+                                int64_t in_stride, const void* dy, void* dgate, void* dvalue, int64_t rows, int64_t cols,
+                                double alpha, double beta, actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::gated_backward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), gate, value, in_stride, dy, dgate,
+                         dvalue, rows, cols, params_of(op, params), actk::Blend{alpha, beta},
+                         static_cast<actk::Backend>(backend), stream);
+  });
+}
+
 }  // extern "C"

@@ -11,6 +11,9 @@ void cuda_elementwise(const ElementwiseCall&) {
 void cuda_softmax(const SoftmaxCall&) {
   throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
 }
+void cuda_fused(const FusedCall&) {
+  throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
+}
 void cuda_prelu(const PreluCall&) {
   throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
 }

@@ -57,15 +57,42 @@ struct SoftmaxCall {
   Stream stream;
 };
 
+/// One validated fused call. kind: bias_act forward / backward, gated forward / backward.
+enum class FusedKind { bias_fwd, bias_bwd, gated_fwd, gated_bwd };
+struct FusedCall {
+  FusedKind kind;
+  Op op;
+  DType dtype;
+  double a, b;          // the op's parameters
+  double alpha, beta;   // blending
+  const void* x;        // bias_*: x; gated_*: gate
+  const void* aux;      // bias_*: bias (may be null); gated_*: value
+  const void* dy;       // backward only
+  void* out;            // y, dx, or dgate
+  void* out2;           // bias_fwd: pre (may be null); bias_bwd: dbias (may be null); gated_bwd: dvalue
+  std::int64_t rows, cols, in_stride;
+  Stream stream;
+  void* workspace;
+  std::size_t workspace_bytes;
+};
+
+/// Row chunks of the GPU's first dbias stage: a function of the shape only (same bits every run).
+inline std::int64_t dbias_row_chunks(std::int64_t rows) {
+  const std::int64_t r = (rows + 255) / 256;
+  return r < 1 ? 1 : (r > 64 ? 64 : r);
+}
+
 // The CPU reference (host/cpu_*.cpp).
 void cpu_elementwise(const ElementwiseCall& c);
 void cpu_prelu(const PreluCall& c);
 void cpu_softmax(const SoftmaxCall& c);
+void cpu_fused(const FusedCall& c);
 
 // The CUDA backend (kernels/; in a CPU-only build these throw Status::unsupported).
 void cuda_elementwise(const ElementwiseCall& c);
 void cuda_prelu(const PreluCall& c);
 void cuda_softmax(const SoftmaxCall& c);
+void cuda_fused(const FusedCall& c);
 
 // CUDA runtime queries (host/cuda_runtime.cpp; trivial in a CPU-only build).
 bool cuda_built() noexcept;

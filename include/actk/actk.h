@@ -109,6 +109,46 @@ ACTK_API void softmax_backward(DType dtype, const void* y, const void* dy, void*
                                std::int64_t axis, std::int64_t inner = 1, unsigned flags = softmax_plain,
                                Backend backend = Backend::automatic, Stream stream = nullptr);
 
+/// Output blending as in cuDNN: out = alpha * result + beta * out. beta = 0 never reads out;
+/// beta = 1 accumulates (gradient accumulation).
+struct Blend {
+  double alpha = 1.0;
+  double beta = 0.0;
+};
+
+/// Bias + activation over [rows, cols]: y = f(x + bias[col]) (bias may be null: no bias), one pass.
+/// `pre`, if not null, receives x + bias (rounded to the dtype) for callers that keep it.
+ACTK_API void bias_act_forward(Op op, DType dtype, const void* x, const void* bias, void* y, std::int64_t rows,
+                               std::int64_t cols, const Params& params = {}, void* pre = nullptr, Blend blend = {},
+                               Backend backend = Backend::automatic, Stream stream = nullptr);
+/// Backward from the input: z = x + bias; dx = alpha * dy * f'(z) + beta * dx, and, if dbias is not
+/// null, dbias[c] = alpha * sum over rows of dy * f'(z) (overwritten; summed in double in a fixed
+/// order: bitwise reproducible, no float atomics). dx may alias x or dy. On the GPU dbias needs
+/// bias_act_backward_workspace_bytes(...) bytes of device scratch: pass it, or actk takes it from
+/// the stream-ordered pool.
+ACTK_API void bias_act_backward(Op op, DType dtype, const void* x, const void* bias, const void* dy, void* dx, void* dbias,
+                                std::int64_t rows, std::int64_t cols, const Params& params = {}, Blend blend = {},
+                                Backend backend = Backend::automatic, Stream stream = nullptr, void* workspace = nullptr,
+                                std::size_t workspace_bytes = 0);
+ACTK_API std::size_t bias_act_backward_workspace_bytes(DType dtype, std::int64_t rows, std::int64_t cols);
+
+/// Gated activation over [rows, cols]: y = f(gate) * value, f any op of the list (glu = sigmoid,
+/// reglu = relu, geglu = gelu, geglu_tanh = gelu_tanh, swiglu = silu, qgeglu = quick_gelu,
+/// sreglu = squared_relu). gate and value rows are `in_stride` elements apart: two tensors
+/// [rows, cols] have in_stride = cols; one [rows, 2*cols] tensor with the gate first (Transformer
+/// Engine's order) is gate = in, value = in + cols, in_stride = 2*cols (PyTorch's F.glu puts the
+/// value first: swap the two pointers). y is [rows, cols], contiguous.
+ACTK_API void gated_forward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
+                            std::int64_t rows, std::int64_t cols, const Params& params = {}, Blend blend = {},
+                            Backend backend = Backend::automatic, Stream stream = nullptr);
+/// Both halves' gradients in one pass: dgate = dy * value * f'(gate), dvalue = dy * f(gate) (each
+/// blended), written with the input's layout (in_stride); dy is [rows, cols]. dgate/dvalue may be
+/// gate/value themselves (in place).
+ACTK_API void gated_backward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride,
+                             const void* dy, void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols,
+                             const Params& params = {}, Blend blend = {}, Backend backend = Backend::automatic,
+                             Stream stream = nullptr);
+
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::float32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::float64; };

@@ -88,6 +88,24 @@ ACTK_API actk_status actk_softmax_backward(actk_dtype dtype, const void* y, cons
                                            int64_t axis, int64_t inner, unsigned flags, actk_backend backend,
                                            void* stream);
 
+/* Fused ops (see actk.h for the semantics). params as for actk_forward; alpha/beta blend the
+ * output (out = alpha * result + beta * out; beta = 0 never reads it). */
+ACTK_API actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x,
+                                           const void* bias, void* y, int64_t rows, int64_t cols, void* pre,
+                                           double alpha, double beta, actk_backend backend, void* stream);
+ACTK_API actk_status actk_bias_act_backward(int op, const double* params, actk_dtype dtype, const void* x,
+                                            const void* bias, const void* dy, void* dx, void* dbias, int64_t rows,
+                                            int64_t cols, double alpha, double beta, actk_backend backend,
+                                            void* stream, void* workspace, size_t workspace_bytes);
+ACTK_API size_t actk_bias_act_backward_workspace_bytes(actk_dtype dtype, int64_t rows, int64_t cols);
+ACTK_API actk_status actk_gated_forward(int op, const double* params, actk_dtype dtype, const void* gate,
+                                        const void* value, int64_t in_stride, void* y, int64_t rows, int64_t cols,
+                                        double alpha, double beta, actk_backend backend, void* stream);
+ACTK_API actk_status actk_gated_backward(int op, const double* params, actk_dtype dtype, const void* gate,
+                                         const void* value, int64_t in_stride, const void* dy, void* dgate,
+                                         void* dvalue, int64_t rows, int64_t cols, double alpha, double beta,
+                                         actk_backend backend, void* stream);
+
 #ifdef __cplusplus
 }
 #endif

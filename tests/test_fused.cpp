@@ -1,0 +1,187 @@
+// tests/test_fused.cpp: the fused ops on the CPU reference path against the composition of the
+// unfused reference ops: bias + activation (forward, pre-activation, backward, dbias), gated
+// activations (both layouts, both gradients), output blending, in place, odd shapes, every
+// dtype, finite differences of dbias, and validation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "actk/actk_c.h"
+#include "common.h"
+
+namespace {
+
+using namespace actk_test;
+using actk::Blend;
+using actk::DType;
+using actk::Error;
+using actk::From;
+
+template <class S> S to(double v) {
+  if constexpr (std::is_same_v<S, float16> || std::is_same_v<S, bfloat16>) return S(v);
+  else return static_cast<S>(v);
+}
+template <class S> bool same_bits(S a, S b) { return std::memcmp(&a, &b, sizeof(S)) == 0; }
+
+template <class S> std::vector<S> rnd(std::size_t n, std::uint64_t seed, double lo = -4, double hi = 4) {
+  Rng r(seed);
+  std::vector<S> v(n);
+  for (auto& e : v) e = to<S>(r.uniform(lo, hi));
+  return v;
+}
+
+/// The double math of one element, through the public API in float64 (the unfused reference).
+double f_of(Op op, double z) {
+  double y;
+  actk::forward(op, &z, &y, 1);
+  return y;
+}
+double df_of(Op op, double z, double dy) {
+  double dx;
+  actk::backward(op, From::input, &z, &dy, &dx, 1);
+  return dx;
+}
+
+template <class S> void bias_act_case(Op op, std::int64_t rows, std::int64_t cols) {
+  const std::int64_t n = rows * cols;
+  const auto x = rnd<S>(n, 1), b = rnd<S>(cols, 2, -1, 1), dy = rnd<S>(n, 3, -2, 2);
+  std::vector<S> y(n), pre(n), dx(n), db(cols);
+  const DType dt = actk::dtype_of<S>::value;
+  actk::bias_act_forward(op, dt, x.data(), b.data(), y.data(), rows, cols, {}, pre.data());
+  actk::bias_act_backward(op, dt, x.data(), b.data(), dy.data(), dx.data(), db.data(), rows, cols);
+  std::vector<double> sum(cols, 0.0);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const std::int64_t i = r * cols + c;
+      const double z = static_cast<double>(x[i]) + static_cast<double>(b[c]);  // exact for these dtypes
+      ASSERT_TRUE(same_bits(y[i], to<S>(f_of(op, z)))) << op_name(op) << " y " << i;
+      ASSERT_TRUE(same_bits(pre[i], to<S>(z))) << op_name(op) << " pre " << i;
+      const double g = df_of(op, z, static_cast<double>(dy[i]));
+      ASSERT_TRUE(same_bits(dx[i], to<S>(g))) << op_name(op) << " dx " << i;
+      sum[c] += g;
+    }
+  for (std::int64_t c = 0; c < cols; ++c) ASSERT_TRUE(same_bits(db[c], to<S>(sum[c]))) << op_name(op) << " dbias " << c;
+}
+
+TEST(Fused, BiasActEqualsTheCompositionEveryOp) {
+  for (Op op : all_ops()) {
+    bias_act_case<double>(op, 5, 7);
+    bias_act_case<float>(op, 3, 33);
+  }
+}
+
+TEST(Fused, BiasActOddShapesAndDtypes) {
+  for (std::int64_t cols : {1, 3, 1023, 4097}) {
+    bias_act_case<float>(Op::gelu, 5, cols);
+    bias_act_case<bfloat16>(Op::gelu, 3, cols);
+    bias_act_case<float16>(Op::silu, 2, cols);
+  }
+  bias_act_case<float>(Op::gelu, 300, 257);  // past the threaded threshold
+}
+
+TEST(Fused, DbiasMatchesFiniteDifferences) {
+  const std::int64_t rows = 6, cols = 4;
+  const auto x = rnd<double>(rows * cols, 7), dy = rnd<double>(rows * cols, 8);
+  std::vector<double> b = {0.3, -0.2, 1.1, -2.0}, dx(rows * cols), db(cols), y(rows * cols);
+  actk::bias_act_backward(Op::mish, DType::float64, x.data(), b.data(), dy.data(), dx.data(), db.data(), rows, cols);
+  auto loss = [&](const std::vector<double>& bb) {
+    actk::bias_act_forward(Op::mish, DType::float64, x.data(), bb.data(), y.data(), rows, cols);
+    double s = 0;
+    for (std::int64_t i = 0; i < rows * cols; ++i) s += dy[i] * y[i];
+    return s;
+  };
+  for (std::int64_t c = 0; c < cols; ++c) {
+    auto p = b, m = b;
+    p[c] += 1e-6;
+    m[c] -= 1e-6;
+    EXPECT_NEAR(db[c], (loss(p) - loss(m)) / 2e-6, 1e-7) << c;
+  }
+}
+
+TEST(Fused, BlendingAndNoBias) {
+  const std::int64_t rows = 4, cols = 9, n = rows * cols;
+  const auto x = rnd<double>(n, 11), dy = rnd<double>(n, 12);
+  std::vector<double> y0 = rnd<double>(n, 13), y = y0, dx0 = rnd<double>(n, 14), dx = dx0, db(cols);
+  actk::bias_act_forward(Op::tanh, DType::float64, x.data(), nullptr, y.data(), rows, cols, {}, nullptr, Blend{0.5, 2.0});
+  actk::bias_act_backward(Op::tanh, DType::float64, x.data(), nullptr, dy.data(), dx.data(), db.data(), rows, cols, {},
+                          Blend{0.5, 1.0});  // gradient accumulation
+  for (std::int64_t i = 0; i < n; ++i) {
+    EXPECT_DOUBLE_EQ(y[i], 0.5 * std::tanh(x[i]) + 2.0 * y0[i]);
+    EXPECT_DOUBLE_EQ(dx[i], 0.5 * df_of(Op::tanh, x[i], dy[i]) + dx0[i]);
+  }
+  // beta = 0 never reads the output: NaN garbage there does not leak
+  std::vector<double> garbage(n, std::numeric_limits<double>::quiet_NaN());
+  actk::bias_act_forward(Op::relu, DType::float64, x.data(), nullptr, garbage.data(), rows, cols);
+  for (double v : garbage) EXPECT_FALSE(std::isnan(v));
+}
+
+template <class S> void gated_case(Op op, std::int64_t rows, std::int64_t cols) {
+  const std::int64_t n = rows * cols;
+  const auto cat = rnd<S>(2 * n, 21);  // [rows, 2*cols], gate first
+  const auto dy = rnd<S>(n, 22, -2, 2);
+  std::vector<S> gate(n), value(n);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) gate[r * cols + c] = cat[r * 2 * cols + c], value[r * cols + c] = cat[r * 2 * cols + cols + c];
+  const DType dt = actk::dtype_of<S>::value;
+  std::vector<S> y1(n), y2(n), dcat(2 * n), dg(n), dv(n);
+  actk::gated_forward(op, dt, cat.data(), cat.data() + cols, 2 * cols, y1.data(), rows, cols);
+  actk::gated_forward(op, dt, gate.data(), value.data(), cols, y2.data(), rows, cols);
+  actk::gated_backward(op, dt, cat.data(), cat.data() + cols, 2 * cols, dy.data(), dcat.data(), dcat.data() + cols, rows, cols);
+  actk::gated_backward(op, dt, gate.data(), value.data(), cols, dy.data(), dg.data(), dv.data(), rows, cols);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const std::int64_t i = r * cols + c;
+      const double g = static_cast<double>(gate[i]), v = static_cast<double>(value[i]), d = static_cast<double>(dy[i]);
+      ASSERT_TRUE(same_bits(y1[i], to<S>(f_of(op, g) * v))) << op_name(op) << " y " << i;
+      ASSERT_TRUE(same_bits(y2[i], y1[i]));
+      ASSERT_TRUE(same_bits(dg[i], to<S>(df_of(op, g, d * v)))) << op_name(op) << " dgate " << i;
+      ASSERT_TRUE(same_bits(dv[i], to<S>(d * f_of(op, g)))) << op_name(op) << " dvalue " << i;
+      ASSERT_TRUE(same_bits(dcat[r * 2 * cols + c], dg[i]));
+      ASSERT_TRUE(same_bits(dcat[r * 2 * cols + cols + c], dv[i]));
+    }
+  // in place: the gradients over the inputs
+  std::vector<S> g2 = gate, v2 = value;
+  actk::gated_backward(op, dt, g2.data(), v2.data(), cols, dy.data(), g2.data(), v2.data(), rows, cols);
+  ASSERT_EQ(std::memcmp(g2.data(), dg.data(), n * sizeof(S)), 0);
+  ASSERT_EQ(std::memcmp(v2.data(), dv.data(), n * sizeof(S)), 0);
+}
+
+TEST(Fused, GatedVariantsEqualTheComposition) {
+  // glu, reglu, geglu (erf and tanh), swiglu, qgeglu, sreglu
+  for (Op op : {Op::sigmoid, Op::relu, Op::gelu, Op::gelu_tanh, Op::silu, Op::quick_gelu, Op::squared_relu}) {
+    gated_case<double>(op, 3, 5);
+    gated_case<float>(op, 2, 1023);
+  }
+  for (std::int64_t cols : {1, 3, 4097}) {
+    gated_case<bfloat16>(Op::silu, 3, cols);
+    gated_case<float16>(Op::gelu, 2, cols);
+  }
+}
+
+TEST(Fused, ValidationAndTheCAbi) {
+  std::vector<float> x(12, 0.5f), y(12, -9.0f), b(4, 0.0f), dy(12, 1.0f), dx(12);
+  EXPECT_THROW(actk::gated_forward(Op::silu, DType::float32, x.data(), x.data() + 2, 3, y.data(), 3, 4), Error);  // stride < cols
+  EXPECT_THROW(actk::bias_act_forward(Op::gelu, DType::float32, x.data(), b.data(), y.data(), 3, 4, {}, nullptr,
+                                      Blend{std::numeric_limits<double>::quiet_NaN(), 0}),
+               Error);
+  EXPECT_THROW(actk::bias_act_backward(Op::gelu, DType::float32, x.data(), b.data(), dy.data(), dx.data(), dy.data(), 3, 4),
+               Error);  // dbias over dy
+  EXPECT_THROW(actk::bias_act_forward(Op::softshrink, DType::float32, x.data(), b.data(), y.data(), 3, 4, {-1.0}), Error);
+  EXPECT_THROW(actk::bias_act_forward(Op::gelu, DType::float32, x.data(), b.data(), y.data(), -3, 4), Error);
+  for (float v : y) EXPECT_EQ(v, -9.0f);
+  std::vector<float> db(4, 7.0f);
+  actk::bias_act_backward(Op::gelu, DType::float32, nullptr, nullptr, nullptr, nullptr, db.data(), 0, 4);
+  for (float v : db) EXPECT_EQ(v, 0.0f) << "an empty column sum is 0";
+  int op = -1;
+  ASSERT_EQ(actk_op_from_name("silu", &op), ACTK_OK);
+  EXPECT_EQ(actk_gated_forward(op, nullptr, ACTK_FLOAT32, x.data(), x.data() + 4, 8, y.data(), 1, 4, 1.0, 0.0,
+                               ACTK_BACKEND_CPU, nullptr),
+            ACTK_OK);
+  EXPECT_FLOAT_EQ(y[0], 0.5f * 0.5f / (1.0f + std::exp(-0.5f)));
+  EXPECT_EQ(actk_bias_act_backward(op, nullptr, ACTK_FLOAT32, x.data(), b.data(), dy.data(), dx.data(), db.data(), 3, 4, 1.0,
+                                   0.0, ACTK_BACKEND_CPU, nullptr, nullptr, 0),
+            ACTK_OK);
+  EXPECT_GT(actk_bias_act_backward_workspace_bytes(ACTK_FLOAT32, 1 << 20, 4096), 0u);
+}
+
+}  // namespace

@@ -54,6 +54,7 @@ void bench_act(benchmark::State& st, cudnnActivationMode_t mode, double coef, DT
   fill(dy, dt, n, 2);
   // cuDNN's 4-D descriptors take int dimensions: n as [n / 2^20 or 1, up to 2^20]
   const std::int64_t cols = n < (1 << 20) ? n : (1 << 20), rows = n / cols;
+  if (rows * cols != n) return st.SkipWithError("n is not a multiple of 2^20 (cuDNN's int dimensions)");
   Desc d(dt, rows, cols);
   cudnnActivationDescriptor_t a;
   cudnnCreateActivationDescriptor(&a);

@@ -153,6 +153,19 @@ inline int grid_for(std::int64_t work) {
 /// asynchronous error is pending: CUDA reports those at the next call).
 void check_launch(const char* what, const char* call = nullptr);
 
+/// Device scratch for a call: the caller's workspace when given, else taken from the stream-ordered
+/// pool (cudaMallocAsync, or cudaMalloc where the device has no pools) and given back after the
+/// kernels queued on `stream` (RAII).
+struct Scratch {
+  void* ptr = nullptr;
+  cudaStream_t stream = nullptr;
+  bool owned = false, pooled = false;
+  Scratch(void* given, std::size_t bytes, cudaStream_t s, const char* call);
+  ~Scratch();
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+
 inline std::uintptr_t misalign(const void* p) { return reinterpret_cast<std::uintptr_t>(p) & 15u; }
 
 template <class S> void launch_elementwise_typed(const ElementwiseCall& c) {

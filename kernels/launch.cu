@@ -108,17 +108,6 @@ void check_cuda(cudaError_t e, const char* what) {
   }
 }
 
-/// Stream-ordered scratch where the device has memory pools (cudaMallocAsync), else plain
-/// cudaMalloc / cudaFree (which synchronize): pass a workspace to avoid either.
-bool pools_supported() {
-  int dev = 0, v = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMemoryPoolsSupported, dev) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  return v != 0;
-}
-
 template <class S> void prelu_typed(const PreluCall& c) {
   const auto* x = static_cast<const S*>(c.x);
   const auto* alpha = static_cast<const S*>(c.alpha);
@@ -133,16 +122,11 @@ template <class S> void prelu_typed(const PreluCall& c) {
     const std::int64_t per = c.n / C;
     const std::int64_t B = prelu_partials_per_channel(c.n, C);
     const std::size_t bytes = static_cast<std::size_t>(C * B) * sizeof(double);
-    void* ws = c.workspace;
-    const bool pooled = ws == nullptr && pools_supported();
-    if (ws == nullptr) check_cuda(pooled ? cudaMallocAsync(&ws, bytes, s) : cudaMalloc(&ws, bytes), "allocating the dalpha scratch");
+    Scratch scratch(c.workspace, bytes, s, "prelu_backward");
+    void* ws = scratch.ptr;
     prelu_dalpha_partial<S><<<static_cast<unsigned>(C * B), kThreads, 0, s>>>(x, dy, static_cast<double*>(ws), per, C, inner, B);
     prelu_dalpha_final<S><<<static_cast<unsigned>(C), kThreads, 0, s>>>(static_cast<const double*>(ws), static_cast<S*>(c.dalpha), B);
-    const cudaError_t launched = cudaGetLastError();
-    cudaError_t freed = cudaSuccess;
-    if (c.workspace == nullptr) freed = pooled ? cudaFreeAsync(ws, s) : cudaFree(ws);
-    check_cuda(launched, "the dalpha kernels");
-    check_cuda(freed, "freeing the dalpha scratch");
+    check_cuda(cudaGetLastError(), "the dalpha kernels");
   }
   if (c.n > 0) {
     prelu_kernel<S><<<grid_for(c.n), kThreads, 0, s>>>(x, alpha, dy, out, c.n, C, inner);
@@ -151,6 +135,29 @@ template <class S> void prelu_typed(const PreluCall& c) {
 }
 
 }  // namespace
+
+Scratch::Scratch(void* given, std::size_t bytes, cudaStream_t s, const char* call) : ptr(given), stream(s) {
+  if (ptr != nullptr) return;
+  int dev = 0, pools = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, dev) != cudaSuccess)
+    pools = 0;
+  (void)cudaGetLastError();
+  pooled = pools != 0;
+  const cudaError_t e = pooled ? cudaMallocAsync(&ptr, bytes, s) : cudaMalloc(&ptr, bytes);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw Error(Status::cuda_error, std::string("actk::") + call + ": allocating " + std::to_string(bytes) +
+                                        " bytes of scratch failed: " + cudaGetErrorName(e));
+  }
+  owned = true;
+}
+
+Scratch::~Scratch() {
+  if (owned) {  // stream-ordered: freed after the kernels that use it
+    if (pooled) (void)cudaFreeAsync(ptr, stream);
+    else (void)cudaFree(ptr);
+  }
+}
 
 void cuda_prelu(const PreluCall& c) {
   switch (c.dtype) {

@@ -95,13 +95,7 @@ template <class S> void fused_dtype(const FusedCall& c) {
 }  // namespace
 
 void cpu_fused(const FusedCall& c) {
-  switch (c.dtype) {
-    case DType::float32: return fused_dtype<float>(c);
-    case DType::float64: return fused_dtype<double>(c);
-    case DType::float16: return fused_dtype<float16>(c);
-    case DType::bfloat16: return fused_dtype<bfloat16>(c);
-  }
-  throw Error(Status::internal, "cpu_fused: bad dtype");
+  with_storage(c.dtype, "cpu_fused", [&](auto s) { fused_dtype<decltype(s)>(c); });
 }
 
 }  // namespace detail

@@ -63,23 +63,11 @@ template <class S> void cpu_prelu_typed(const PreluCall& c) {
 }
 
 void cpu_prelu(const PreluCall& c) {
-  switch (c.dtype) {
-    case DType::float32: return cpu_prelu_typed<float>(c);
-    case DType::float64: return cpu_prelu_typed<double>(c);
-    case DType::float16: return cpu_prelu_typed<float16>(c);
-    case DType::bfloat16: return cpu_prelu_typed<bfloat16>(c);
-  }
-  throw Error(Status::internal, "cpu_prelu: bad dtype");
+  with_storage(c.dtype, "cpu_prelu", [&](auto s) { cpu_prelu_typed<decltype(s)>(c); });
 }
 
 void cpu_elementwise(const ElementwiseCall& c) {
-  switch (c.dtype) {
-    case DType::float32: return cpu_elementwise_typed<float>(c);
-    case DType::float64: return cpu_elementwise_typed<double>(c);
-    case DType::float16: return cpu_elementwise_typed<float16>(c);
-    case DType::bfloat16: return cpu_elementwise_typed<bfloat16>(c);
-  }
-  throw Error(Status::internal, "cpu_elementwise: bad dtype");
+  with_storage(c.dtype, "cpu_elementwise", [&](auto s) { cpu_elementwise_typed<decltype(s)>(c); });
 }
 
 }  // namespace detail

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "actk/actk.h"
 #include "actk/detail/op_switch.h"
@@ -80,6 +81,18 @@ struct FusedCall {
 inline std::int64_t dbias_row_chunks(std::int64_t rows) {
   const std::int64_t r = (rows + 255) / 256;
   return r < 1 ? 1 : (r > 64 ? 64 : r);
+}
+
+/// Calls f(S{}) with S the storage type of `dtype` (float, double, float16, bfloat16): the one
+/// dtype switch every backend entry point goes through.
+template <class F> void with_storage(DType dtype, const char* who, F&& f) {
+  switch (dtype) {
+    case DType::float32: return f(float{});
+    case DType::float64: return f(double{});
+    case DType::float16: return f(float16{});
+    case DType::bfloat16: return f(bfloat16{});
+  }
+  throw Error(Status::internal, std::string(who) + ": bad dtype " + std::to_string(static_cast<int>(dtype)));
 }
 
 // The CPU reference (host/cpu_*.cpp).

@@ -35,13 +35,7 @@ void check_launch(const char* what, const char* call) {
 }
 
 void cuda_elementwise(const ElementwiseCall& c) {
-  switch (c.dtype) {
-    case DType::float32: return launch_elementwise_typed<float>(c);
-    case DType::float64: return launch_elementwise_typed<double>(c);
-    case DType::float16: return launch_elementwise_typed<float16>(c);
-    case DType::bfloat16: return launch_elementwise_typed<bfloat16>(c);
-  }
-  throw Error(Status::internal, "cuda_elementwise: bad dtype");
+  with_storage(c.dtype, "cuda_elementwise", [&](auto s) { launch_elementwise_typed<decltype(s)>(c); });
 }
 
 namespace {
@@ -160,13 +154,7 @@ Scratch::~Scratch() {
 }
 
 void cuda_prelu(const PreluCall& c) {
-  switch (c.dtype) {
-    case DType::float32: return prelu_typed<float>(c);
-    case DType::float64: return prelu_typed<double>(c);
-    case DType::float16: return prelu_typed<float16>(c);
-    case DType::bfloat16: return prelu_typed<bfloat16>(c);
-  }
-  throw Error(Status::internal, "cuda_prelu: bad dtype");
+  with_storage(c.dtype, "cuda_prelu", [&](auto s) { prelu_typed<decltype(s)>(c); });
 }
 
 }  // namespace detail

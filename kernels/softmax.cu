@@ -389,13 +389,7 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
 }  // namespace
 
 void cuda_softmax(const SoftmaxCall& c) {
-  switch (c.dtype) {
-    case DType::float32: return softmax_typed<float>(c);
-    case DType::float64: return softmax_typed<double>(c);
-    case DType::float16: return softmax_typed<float16>(c);
-    case DType::bfloat16: return softmax_typed<bfloat16>(c);
-  }
-  throw Error(Status::internal, "cuda_softmax: bad dtype");
+  with_storage(c.dtype, "cuda_softmax", [&](auto s) { softmax_typed<decltype(s)>(c); });
 }
 
 }  // namespace detail

@@ -156,6 +156,65 @@ void register_softmax(bool gpu, std::int64_t total, std::int64_t max_cols) {
         }
 }
 
+/// Fused vs unfused: bias + gelu (bias_act_forward vs bias_act_forward(identity) then forward(gelu))
+/// and SwiGLU (gated_forward(silu) vs forward(silu) on the gate then gated_forward(identity)), at
+/// n elements; GB/s counts the fused op's bytes (2n forward), so the unfused rows show the cost.
+void register_fused(bool gpu, std::int64_t n) {
+  for (DType dt : {DType::float32, DType::bfloat16})
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool swiglu = variant >= 2, fused = variant % 2 == 0;
+      const std::string name = std::string(gpu ? "gpu/" : "cpu/") + (swiglu ? "swiglu/" : "bias_gelu/") +
+                               (fused ? "fused/" : "unfused/") + actk::dtype_name(dt) + "/" + std::to_string(n);
+      auto body = [=](benchmark::State& st) {
+        const std::int64_t cols = 4096, rows = n / cols;
+        const std::size_t es = actk::dtype_size(dt), sz = static_cast<std::size_t>(n) * es;
+        // swiglu reads gate and value ([rows, 2*cols], gate first) and writes y
+        std::vector<unsigned char> h = host_data(dt, swiglu ? 2 * n : n, 1), hb = host_data(dt, cols, 2), ho(sz), ht(sz);
+        void *in = h.data(), *bias = hb.data(), *out = ho.data(), *tmp = ht.data();
+        Backend be = Backend::cpu;
+#if defined(ACTK_BENCH_CUDA)
+        if (gpu) {
+          be = Backend::cuda;
+          in = device_buffer(0, swiglu ? 2 * sz : sz);
+          bias = device_buffer(1, static_cast<std::size_t>(cols) * es);
+          out = device_buffer(2, sz);
+          tmp = device_buffer(3, sz);
+          fill(in, dt, swiglu ? 2 * n : n, 1);
+          fill(bias, dt, cols, 2);
+        }
+#endif
+        // swiglu: gate and value as two [rows, cols] tensors (one buffer), so the unfused path can
+        // run silu over the gate alone and then multiply
+        auto run = [&] {
+          char* gate = static_cast<char*>(in);
+          char* value = gate + sz;
+          if (!swiglu && fused) actk::bias_act_forward(Op::gelu, dt, in, bias, out, rows, cols, {}, nullptr, {}, be);
+          if (!swiglu && !fused) {
+            actk::bias_act_forward(Op::identity, dt, in, bias, tmp, rows, cols, {}, nullptr, {}, be);
+            actk::forward(Op::gelu, dt, tmp, out, n, {}, be);
+          }
+          if (swiglu && fused) actk::gated_forward(Op::silu, dt, gate, value, cols, out, rows, cols, {}, {}, be);
+          if (swiglu && !fused) {
+            actk::forward(Op::silu, dt, gate, tmp, n, {}, be);
+            actk::gated_forward(Op::identity, dt, tmp, value, cols, out, rows, cols, {}, {}, be);  // tmp * value
+          }
+        };
+        const std::int64_t bytes = static_cast<std::int64_t>(sz) * (swiglu ? 3 : 2);
+#if defined(ACTK_BENCH_CUDA)
+        if (gpu) {
+          time_gpu(st, bytes, n, run);
+          return;
+        }
+#endif
+        for (auto _ : st) run();
+        st.SetItemsProcessed(st.iterations() * n);
+        st.SetBytesProcessed(st.iterations() * bytes);
+      };
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), body)->Unit(benchmark::kMicrosecond);
+      if (gpu) b->UseManualTime();
+    }
+}
+
 /// Host overhead: calls per second on tiny tensors through the C++ API and the C ABI (relu
 /// forward), on the GPU's buffers when there is one (the launch is asynchronous: this is the host
 /// cost per call, to set beside overhead/bare_kernel_launch) or on the CPU path.
@@ -254,6 +313,7 @@ int main(int argc, char** argv) {
     register_cudnn(sizes, std::int64_t{1} << 26);
   }
 #endif
+  register_fused(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
   register_overhead(gpu);
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;

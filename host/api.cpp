@@ -230,9 +230,15 @@ const char* version() noexcept {
 
 namespace {
 
+void check_blend(const char* call, Blend blend) {
+  if (!std::isfinite(blend.alpha) || !std::isfinite(blend.beta))
+    fail(Status::invalid_argument, call, "blend alpha = " + num(blend.alpha) + ", beta = " + num(blend.beta) + " must be finite");
+}
+
 void run_elementwise(const char* call, Op op, DType dtype, detail::Dir dir, const void* in, const void* dy, void* out,
-                     std::int64_t n, const Params& params, Backend backend, Stream stream) {
+                     std::int64_t n, const Params& params, Backend backend, Stream stream, Blend blend) {
   check_enums(call, op, dtype, backend);
+  check_blend(call, blend);
   if (dir == detail::Dir::from_output && !op_info(op).has_backward_from_output)
     fail(Status::invalid_argument, call, std::string("op '") + op_info(op).name +
                                              "' has no backward from the output (its derivative is not a function of "
@@ -249,7 +255,7 @@ void run_elementwise(const char* call, Op op, DType dtype, detail::Dir dir, cons
   const int nb = dir == detail::Dir::forward ? 2 : 3;
   check_buffers(call, bufs, nb, elem);
   const Backend be = choose_backend(call, backend, bufs, nb);
-  const detail::ElementwiseCall c{op, dir, dtype, a, b, in, dy, out, n, stream, call};
+  const detail::ElementwiseCall c{op, dir, dtype, a, b, in, dy, out, n, stream, call, blend.alpha, blend.beta};
   if (be == Backend::cpu) detail::cpu_elementwise(c);
   else detail::cuda_elementwise(c);
 }
@@ -303,8 +309,9 @@ void run_prelu(const char* call, bool bwd, DType dtype, const void* x, const voi
 }
 
 void run_softmax(const char* call, bool bwd, DType dtype, const void* in, const void* dy, void* out, std::int64_t outer,
-                 std::int64_t axis, std::int64_t inner, unsigned flags, Backend backend, Stream stream) {
+                 std::int64_t axis, std::int64_t inner, unsigned flags, Backend backend, Stream stream, Blend blend) {
   check_enums(call, Op::identity, dtype, backend);
+  check_blend(call, blend);
   if (flags & ~static_cast<unsigned>(softmax_log | softmax_masked_rows_zero))
     fail(Status::invalid_argument, call, "argument 'flags' = " + std::to_string(flags) + " has unknown bits");
   const std::size_t elem = dtype_size(dtype);
@@ -324,7 +331,7 @@ void run_softmax(const char* call, bool bwd, DType dtype, const void* in, const 
   check_buffers(call, bufs, nb, elem);
   const Backend be = choose_backend(call, backend, bufs, nb);
   const detail::SoftmaxCall c{dtype, bwd, (flags & softmax_log) != 0, (flags & softmax_masked_rows_zero) != 0, in, dy, out,
-                              outer, axis, inner, stream};
+                              outer, axis, inner, stream, blend.alpha, blend.beta};
   if (be == Backend::cpu) detail::cpu_softmax(c);
   else detail::cuda_softmax(c);
 }
@@ -335,8 +342,7 @@ void run_fused(const char* call, detail::FusedKind kind, Op op, DType dtype, con
   check_enums(call, op, dtype, backend);
   double a, b;
   resolve_params(call, op, params, false, a, b);
-  if (!std::isfinite(blend.alpha) || !std::isfinite(blend.beta))
-    fail(Status::invalid_argument, call, "blend alpha = " + num(blend.alpha) + ", beta = " + num(blend.beta) + " must be finite");
+  check_blend(call, blend);
   const std::size_t elem = dtype_size(dtype);
   if (rows < 0) fail(Status::invalid_argument, call, "argument 'rows' = " + std::to_string(rows) + " is negative");
   if (cols < 0) fail(Status::invalid_argument, call, "argument 'cols' = " + std::to_string(cols) + " is negative");
@@ -440,27 +446,27 @@ void gated_backward(Op op, DType dtype, const void* gate, const void* value, std
 }
 
 void softmax_forward(DType dtype, const void* x, void* y, std::int64_t outer, std::int64_t axis, std::int64_t inner,
-                     unsigned flags, Backend backend, Stream stream) {
-  run_softmax("softmax_forward", false, dtype, x, nullptr, y, outer, axis, inner, flags, backend, stream);
+                     unsigned flags, Backend backend, Stream stream, Blend blend) {
+  run_softmax("softmax_forward", false, dtype, x, nullptr, y, outer, axis, inner, flags, backend, stream, blend);
 }
 
 void softmax_backward(DType dtype, const void* y, const void* dy, void* dx, std::int64_t outer, std::int64_t axis,
-                      std::int64_t inner, unsigned flags, Backend backend, Stream stream) {
-  run_softmax("softmax_backward", true, dtype, y, dy, dx, outer, axis, inner, flags, backend, stream);
+                      std::int64_t inner, unsigned flags, Backend backend, Stream stream, Blend blend) {
+  run_softmax("softmax_backward", true, dtype, y, dy, dx, outer, axis, inner, flags, backend, stream, blend);
 }
 
 void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const Params& params, Backend backend,
-             Stream stream) {
-  run_elementwise("forward", op, dtype, detail::Dir::forward, x, nullptr, y, n, params, backend, stream);
+             Stream stream, Blend blend) {
+  run_elementwise("forward", op, dtype, detail::Dir::forward, x, nullptr, y, n, params, backend, stream, blend);
 }
 
 void backward(Op op, DType dtype, From from, const void* x_or_y, const void* dy, void* dx, std::int64_t n,
-              const Params& params, Backend backend, Stream stream) {
+              const Params& params, Backend backend, Stream stream, Blend blend) {
   const int f = static_cast<int>(from);
   if (f != 0 && f != 1)
     fail(Status::invalid_argument, "backward", "argument 'from' = " + std::to_string(f) + " is not input or output");
   run_elementwise("backward", op, dtype, from == From::input ? detail::Dir::from_input : detail::Dir::from_output, x_or_y,
-                  dy, dx, n, params, backend, stream);
+                  dy, dx, n, params, backend, stream, blend);
 }
 
 void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::int64_t n, std::int64_t channels,

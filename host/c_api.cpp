@@ -134,6 +134,40 @@ actk_status actk_softmax_backward(actk_dtype dtype, const void* y, const void* d
   });
 }
 
+actk_status actk_forward_ex(int op, const double* params, actk_dtype dtype, const void* x, void* y, int64_t n,
+                            actk_backend backend, void* stream, double alpha, double beta) {
+  return guarded([&] {
+    actk::forward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), x, y, n, params_of(op, params),
+                  static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
+actk_status actk_backward_ex(int op, const double* params, actk_dtype dtype, actk_from from, const void* x_or_y,
+                             const void* dy, void* dx, int64_t n, actk_backend backend, void* stream, double alpha,
+                             double beta) {
+  return guarded([&] {
+    actk::backward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), static_cast<actk::From>(from), x_or_y, dy,
+                   dx, n, params_of(op, params), static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
+actk_status actk_softmax_forward_ex(actk_dtype dtype, const void* x, void* y, int64_t outer, int64_t axis, int64_t inner,
+                                    unsigned flags, actk_backend backend, void* stream, double alpha, double beta) {
+  return guarded([&] {
+    actk::softmax_forward(static_cast<actk::DType>(dtype), x, y, outer, axis, inner, flags,
+                          static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
+actk_status actk_softmax_backward_ex(actk_dtype dtype, const void* y, const void* dy, void* dx, int64_t outer, int64_t axis,
+                                     int64_t inner, unsigned flags, actk_backend backend, void* stream, double alpha,
+                                     double beta) {
+  return guarded([&] {
+    actk::softmax_backward(static_cast<actk::DType>(dtype), y, dy, dx, outer, axis, inner, flags,
+                           static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
 actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x, const void* bias, void* y,
                                   int64_t rows, int64_t cols, void* pre, double alpha, double beta, actk_backend backend,
                                   void* stream) {

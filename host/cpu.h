@@ -36,8 +36,15 @@ template <class Body> void parallel_chunks(std::int64_t n, Body&& body) {
   }
 }
 
+/// out = alpha * r + beta * out (cuDNN's blending); beta = 0 never reads out.
+template <class S> inline double blend(double r, double alpha, double beta, const S* out) {
+  if (alpha != 1.0) r *= alpha;
+  if (beta != 0.0) r += beta * load(*out);
+  return r;
+}
+
 template <class Fn, Dir D, class S>
-void cpu_loop(const S* __restrict in, const S* dy, S* out, std::int64_t n, P<double> p) {
+void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, double alpha, double beta) {
   parallel_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
     for (std::int64_t i = lo; i < hi; ++i) {
       const double x = load(in[i]);
@@ -45,7 +52,7 @@ void cpu_loop(const S* __restrict in, const S* dy, S* out, std::int64_t n, P<dou
       if constexpr (D == Dir::forward) r = Fn::forward(x, p);
       else if constexpr (D == Dir::from_input) r = Fn::backward_from_input(x, load(dy[i]), p);
       else r = Fn::backward_from_output(x, load(dy[i]), p);
-      out[i] = store<S>(r);
+      out[i] = store<S>(blend(r, alpha, beta, out + i));
     }
   });
 }
@@ -60,10 +67,10 @@ template <class S> void cpu_elementwise_typed(const ElementwiseCall& c) {
     using Tag = decltype(tag);
     using Fn = typename Tag::fn;
     switch (c.dir) {
-      case Dir::forward: cpu_loop<Fn, Dir::forward>(in, dy, out, c.n, p); break;
-      case Dir::from_input: cpu_loop<Fn, Dir::from_input>(in, dy, out, c.n, p); break;
+      case Dir::forward: cpu_loop<Fn, Dir::forward>(in, dy, out, c.n, p, c.alpha, c.beta); break;
+      case Dir::from_input: cpu_loop<Fn, Dir::from_input>(in, dy, out, c.n, p, c.alpha, c.beta); break;
       case Dir::from_output:
-        if constexpr (Tag::from_output) cpu_loop<Fn, Dir::from_output>(in, dy, out, c.n, p);
+        if constexpr (Tag::from_output) cpu_loop<Fn, Dir::from_output>(in, dy, out, c.n, p, c.alpha, c.beta);
         break;
     }
   });

@@ -12,9 +12,7 @@ namespace detail {
 namespace {
 
 template <class S> double blended(double r, const FusedCall& c, const S* out, std::int64_t i) {
-  r *= c.alpha;
-  if (c.beta != 0.0) r += c.beta * load(out[i]);
-  return r;
+  return blend(r, c.alpha, c.beta, out + i);
 }
 
 template <class Fn, class S> void fused_typed(const FusedCall& c) {

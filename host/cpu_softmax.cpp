@@ -14,7 +14,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-template <class S> void forward_row(const S* x, S* y, std::int64_t len, std::int64_t stride, bool log, bool masked_zero) {
+template <class S>
+void forward_row(const S* x, S* y, std::int64_t len, std::int64_t stride, bool log, bool masked_zero, double alpha, double beta) {
   double m = -kInf;
   bool nan = false;
   for (std::int64_t k = 0; k < len; ++k) {
@@ -27,7 +28,7 @@ template <class S> void forward_row(const S* x, S* y, std::int64_t len, std::int
     return;
   }
   if (m == -kInf) {  // fully masked, flagged: zeros (log: -inf)
-    for (std::int64_t k = 0; k < len; ++k) y[k * stride] = store<S>(log ? -kInf : 0.0);
+    for (std::int64_t k = 0; k < len; ++k) y[k * stride] = store<S>(blend(log ? -kInf : 0.0, alpha, beta, y + k * stride));
     return;
   }
   double s = 0;
@@ -35,12 +36,13 @@ template <class S> void forward_row(const S* x, S* y, std::int64_t len, std::int
   const double ls = std::log(s), inv = 1.0 / s;
   for (std::int64_t k = 0; k < len; ++k) {
     const double d = load(x[k * stride]) - m;
-    y[k * stride] = store<S>(log ? d - ls : std::exp(d) * inv);
+    y[k * stride] = store<S>(blend(log ? d - ls : std::exp(d) * inv, alpha, beta, y + k * stride));
   }
 }
 
 template <class S>
-void backward_row(const S* y, const S* dy, S* dx, std::int64_t len, std::int64_t stride, bool log, bool masked_zero) {
+void backward_row(const S* y, const S* dy, S* dx, std::int64_t len, std::int64_t stride, bool log, bool masked_zero,
+                  double alpha, double beta) {
   double s = 0;
   bool masked = masked_zero;
   for (std::int64_t k = 0; k < len; ++k) {
@@ -53,7 +55,7 @@ void backward_row(const S* y, const S* dy, S* dx, std::int64_t len, std::int64_t
     double r;
     if (masked) r = 0.0;  // a fully masked row (flagged): nothing flows back
     else r = log ? g - std::exp(yv) * s : yv * (g - s);
-    dx[k * stride] = store<S>(r);
+    dx[k * stride] = store<S>(blend(r, alpha, beta, dx + k * stride));
   }
 }
 
@@ -69,8 +71,8 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t o = r / c.inner, j = r % c.inner;
     const std::int64_t base = o * c.axis * c.inner + j;
-    if (c.backward) backward_row(in + base, dy + base, out + base, c.axis, c.inner, c.log, c.masked_zero);
-    else forward_row(in + base, out + base, c.axis, c.inner, c.log, c.masked_zero);
+    if (c.backward) backward_row(in + base, dy + base, out + base, c.axis, c.inner, c.log, c.masked_zero, c.alpha, c.beta);
+    else forward_row(in + base, out + base, c.axis, c.inner, c.log, c.masked_zero, c.alpha, c.beta);
   }
 }
 

@@ -22,6 +22,7 @@ struct ElementwiseCall {
   std::int64_t n;
   Stream stream;
   const char* call;  // "forward" or "backward", for error messages
+  double alpha = 1.0, beta = 0.0;  // output blending
 };
 
 /// One validated PReLU call (dy, dx, dalpha null for forward; out is y or dx).
@@ -56,6 +57,7 @@ struct SoftmaxCall {
   void* out;
   std::int64_t outer, axis, inner;
   Stream stream;
+  double alpha = 1.0, beta = 0.0;  // output blending
 };
 
 /// One validated fused call. kind: bias_act forward / backward, gated forward / backward.

@@ -54,6 +54,16 @@ template <class Fn, Dir D, class T> __device__ __forceinline__ T apply(T x, T dy
   else return Fn::backward_from_output(x, dy, p);
 }
 
+/// cuDNN-style output blending: out = alpha * r + beta * out; beta = 0 never reads out.
+template <class T> struct BlendT {
+  T alpha, beta;
+};
+template <class S, class T> __device__ __forceinline__ S finish(T r, const BlendT<T>& bl, const S* old) {
+  if (bl.alpha != T(1)) r *= bl.alpha;
+  if (bl.beta != T(0)) r += bl.beta * dload(*old);
+  return dstore<S>(r);
+}
+
 // ---- kernels ------------------------------------------------------------------------------------
 constexpr int kThreads = 256;
 constexpr int kUnroll = 4;  // independent 16-byte vectors in flight per thread
@@ -68,16 +78,17 @@ template <class S> struct alignas(16) Vec {
 template <class Fn, Dir D, class S>
 __global__ void __launch_bounds__(kThreads)
     elementwise_vec_kernel(const S* in, const S* dy, S* out, std::int64_t n,
-                           std::int64_t head, std::int64_t tail, P<typename Compute<S>::type> p) {
+                           std::int64_t head, std::int64_t tail, P<typename Compute<S>::type> p,
+                           BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   constexpr int N = Vec<S>::N;
   const std::int64_t tid = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   // scalar head and tail (fewer than N elements each)
-  if (tid < head) out[tid] = dstore<S>(apply<Fn, D>(dload(in[tid]), D == Dir::forward ? T(0) : dload(dy[tid]), p));
+  if (tid < head) out[tid] = finish<S>(apply<Fn, D>(dload(in[tid]), D == Dir::forward ? T(0) : dload(dy[tid]), p), bl, out + tid);
   if (tid < n - tail) {
     const std::int64_t i = tail + tid;
-    out[i] = dstore<S>(apply<Fn, D>(dload(in[i]), D == Dir::forward ? T(0) : dload(dy[i]), p));
+    out[i] = finish<S>(apply<Fn, D>(dload(in[i]), D == Dir::forward ? T(0) : dload(dy[i]), p), bl, out + i);
   }
   const Vec<S>* vin = reinterpret_cast<const Vec<S>*>(in + head);
   const Vec<S>* vdy = reinterpret_cast<const Vec<S>*>(dy + (D == Dir::forward ? 0 : head));
@@ -97,12 +108,13 @@ __global__ void __launch_bounds__(kThreads)
     for (int u = 0; u < kUnroll; ++u) {
       const std::int64_t i = base + u * stride;
       if (i < nvec) {
-        Vec<S> r;
+        Vec<S> r, old;
+        if (bl.beta != T(0)) old = vout[i];  // blending reads the output (uniform branch)
 #pragma unroll
         for (int k = 0; k < N; ++k) {
           T g = T(0);
           if constexpr (D != Dir::forward) g = dload(b[u].v[k]);
-          r.v[k] = dstore<S>(apply<Fn, D>(dload(a[u].v[k]), g, p));
+          r.v[k] = finish<S>(apply<Fn, D>(dload(a[u].v[k]), g, p), bl, &old.v[k]);
         }
         vout[i] = r;
       }
@@ -114,7 +126,7 @@ __global__ void __launch_bounds__(kThreads)
 template <class Fn, Dir D, class S>
 __global__ void __launch_bounds__(kThreads)
     elementwise_scalar_kernel(const S* in, const S* dy, S* out, std::int64_t n,
-                              P<typename Compute<S>::type> p) {
+                              P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; base < n;
@@ -131,7 +143,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const std::int64_t i = base + u * stride;
-      if (i < n) out[i] = dstore<S>(apply<Fn, D>(dload(a[u]), D == Dir::forward ? T(0) : dload(b[u]), p));
+      if (i < n) out[i] = finish<S>(apply<Fn, D>(dload(a[u]), D == Dir::forward ? T(0) : dload(b[u]), p), bl, out + i);
     }
   }
 }
@@ -175,6 +187,7 @@ template <class S> void launch_elementwise_typed(const ElementwiseCall& c) {
   const auto* dy = static_cast<const S*>(c.dy);
   auto* out = static_cast<S*>(c.out);
   const P<T> p = P<T>::make(c.a, c.b);
+  const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
   cudaStream_t s = static_cast<cudaStream_t>(c.stream);
   const std::uintptr_t m = misalign(in);
   const bool same = m % sizeof(S) == 0 && misalign(out) == m && (c.dir == Dir::forward || misalign(dy) == m);
@@ -188,10 +201,10 @@ template <class S> void launch_elementwise_typed(const ElementwiseCall& c) {
         if (head > c.n) head = c.n;
         const std::int64_t tail = head + (c.n - head) / N * N;
         const int grid = grid_for(((tail - head) / N + kUnroll - 1) / kUnroll);
-        elementwise_vec_kernel<Fn, D, S><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, head, tail, p);
+        elementwise_vec_kernel<Fn, D, S><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, head, tail, p, bl);
       } else {
         const int grid = grid_for((c.n + kUnroll - 1) / kUnroll);
-        elementwise_scalar_kernel<Fn, D, S><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, p);
+        elementwise_scalar_kernel<Fn, D, S><<<grid, kThreads, 0, s>>>(in, dy, out, c.n, p, bl);
       }
     };
     switch (c.dir) {

@@ -11,9 +11,7 @@ namespace detail {
 namespace {
 
 template <class S, class T> __device__ __forceinline__ S blend_out(T r, T alpha, T beta, const S* out, std::int64_t i) {
-  r *= alpha;
-  if (beta != T(0)) r += beta * dload(out[i]);
-  return dstore<S>(r);
+  return finish<S>(r, BlendT<T>{alpha, beta}, out + i);
 }
 
 template <class Fn, class S>

@@ -73,11 +73,13 @@ template <class T> __device__ __forceinline__ int row_state(T m) {
   return 0;
 }
 
-template <class S, class T> __device__ __forceinline__ S out_value(int state, bool log, bool masked_zero, T v, T m, T scale) {
-  // scale = 1/sum (softmax) or log(sum) (log-softmax)
+template <class S, class T>
+__device__ __forceinline__ S out_value(int state, bool log, bool masked_zero, T v, T m, T scale, const BlendT<T>& bl,
+                                       const S* old) {
+  // scale = 1/sum (softmax) or log(sum) (log-softmax); a NaN row is NaN whatever the blend
   if (state == 1 || (state == 2 && !masked_zero)) return dstore<S>(nan_of<T>());
-  if (state == 2) return dstore<S>(log ? -inf_of<T>() : T(0));
-  return dstore<S>(log ? (v - m) - scale : dexp(v - m) * scale);
+  if (state == 2) return finish<S>(log ? -inf_of<T>() : T(0), bl, old);
+  return finish<S>(log ? (v - m) - scale : dexp(v - m) * scale, bl, old);
 }
 
 // ---- forward ---------------------------------------------------------------------------------
@@ -86,7 +88,8 @@ constexpr int kWarpsPerBlock = kThreads / 32;
 
 template <class S, int ELEMS>
 __global__ void __launch_bounds__(kThreads)
-    softmax_warp_fwd(const S* x, S* y, std::int64_t rows, int cols, bool log, bool masked_zero) {
+    softmax_warp_fwd(const S* x, S* y, std::int64_t rows, int cols, bool log, bool masked_zero,
+                     BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   using WarpReduce = cub::WarpReduce<T>;
   __shared__ typename WarpReduce::TempStorage tmp[kWarpsPerBlock];
@@ -116,7 +119,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int e = 0; e < ELEMS; ++e) {
       const int c = lane + 32 * e;
-      if (c < cols) yr[c] = out_value<S>(state, log, masked_zero, v[e], m, scale);
+      if (c < cols) yr[c] = out_value<S>(state, log, masked_zero, v[e], m, scale, bl, yr + c);
     }
     __syncwarp();
   }
@@ -130,7 +133,8 @@ template <class T> struct RowStats {
 
 template <class S>
 __global__ void __launch_bounds__(kThreads)
-    softmax_block_smem_fwd(const S* x, S* y, std::int64_t rows, std::int64_t cols, bool log, bool masked_zero) {
+    softmax_block_smem_fwd(const S* x, S* y, std::int64_t rows, std::int64_t cols, bool log, bool masked_zero,
+                           BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* row = reinterpret_cast<T*>(smem_raw);
@@ -159,14 +163,16 @@ __global__ void __launch_bounds__(kThreads)
     const int state = row_state(m);
     const T scale = log ? dlog(s) : T(1) / s;
     S* yr = y + r * cols;
-    for (std::int64_t c = threadIdx.x; c < cols; c += kThreads) yr[c] = out_value<S>(state, log, masked_zero, row[c], m, scale);
+    for (std::int64_t c = threadIdx.x; c < cols; c += kThreads)
+      yr[c] = out_value<S>(state, log, masked_zero, row[c], m, scale, bl, yr + c);
     __syncthreads();  // the row cache and bcast are reused by the next row
   }
 }
 
 template <class S>
 __global__ void __launch_bounds__(kThreads)
-    softmax_block_online_fwd(const S* x, S* y, std::int64_t rows, std::int64_t cols, bool log, bool masked_zero) {
+    softmax_block_online_fwd(const S* x, S* y, std::int64_t rows, std::int64_t cols, bool log, bool masked_zero,
+                             BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   using BlockReduce = cub::BlockReduce<MD<T>, kThreads>;
   __shared__ typename BlockReduce::TempStorage tmp;
@@ -182,7 +188,8 @@ __global__ void __launch_bounds__(kThreads)
     const int state = row_state(st.m);
     const T scale = log ? dlog(st.d) : T(1) / st.d;
     S* yr = y + r * cols;
-    for (std::int64_t c = threadIdx.x; c < cols; c += kThreads) yr[c] = out_value<S>(state, log, masked_zero, dload(xr[c]), st.m, scale);
+    for (std::int64_t c = threadIdx.x; c < cols; c += kThreads)
+      yr[c] = out_value<S>(state, log, masked_zero, dload(xr[c]), st.m, scale, bl, yr + c);
     __syncthreads();
   }
 }
@@ -191,7 +198,7 @@ __global__ void __launch_bounds__(kThreads)
 template <class S>
 __global__ void __launch_bounds__(kThreads)
     softmax_strided_fwd(const S* x, S* y, std::int64_t outer, std::int64_t axis, std::int64_t inner, bool log,
-                        bool masked_zero) {
+                        bool masked_zero, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   const std::int64_t cols_total = outer * inner;
   for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; t < cols_total;
@@ -203,22 +210,25 @@ __global__ void __launch_bounds__(kThreads)
     const int state = row_state(st.m);
     const T scale = log ? dlog(st.d) : T(1) / st.d;
     S* yc = y + o * axis * inner + j;
-    for (std::int64_t k = 0; k < axis; ++k) yc[k * inner] = out_value<S>(state, log, masked_zero, dload(xc[k * inner]), st.m, scale);
+    for (std::int64_t k = 0; k < axis; ++k)
+      yc[k * inner] = out_value<S>(state, log, masked_zero, dload(xc[k * inner]), st.m, scale, bl, yc + k * inner);
   }
 }
 
 // ---- backward --------------------------------------------------------------------------------
 
 /// One element of the backward: r = dy - exp(y) s (log) or y (dy - s); 0 in a flagged masked row.
-template <class S, class T> __device__ __forceinline__ S grad_value(bool log, bool masked, T yv, T g, T s) {
-  if (masked) return dstore<S>(T(0));
-  return dstore<S>(log ? g - dexp(yv) * s : yv * (g - s));
+template <class S, class T>
+__device__ __forceinline__ S grad_value(bool log, bool masked, T yv, T g, T s, const BlendT<T>& bl, const S* old) {
+  if (masked) return finish<S>(T(0), bl, old);
+  return finish<S>(log ? g - dexp(yv) * s : yv * (g - s), bl, old);
 }
 template <class T> __device__ __forceinline__ int is_masked_elem(bool log, T yv) { return log ? yv == -inf_of<T>() : yv == T(0); }
 
 template <class S, int ELEMS>
 __global__ void __launch_bounds__(kThreads)
-    softmax_warp_bwd(const S* y, const S* dy, S* dx, std::int64_t rows, int cols, bool log, bool masked_zero) {
+    softmax_warp_bwd(const S* y, const S* dy, S* dx, std::int64_t rows, int cols, bool log, bool masked_zero,
+                     BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   using WarpReduce = cub::WarpReduce<T>;
   using WarpReduceI = cub::WarpReduce<int>;
@@ -248,7 +258,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int e = 0; e < ELEMS; ++e) {
       const int c = lane + 32 * e;
-      if (c < cols) dx[r * cols + c] = grad_value<S>(log, masked, yv[e], g[e], s);
+      if (c < cols) dx[r * cols + c] = grad_value<S>(log, masked, yv[e], g[e], s, bl, dx + r * cols + c);
     }
     __syncwarp();
   }
@@ -256,7 +266,8 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class S>
 __global__ void __launch_bounds__(kThreads)
-    softmax_block_bwd(const S* y, const S* dy, S* dx, std::int64_t rows, std::int64_t cols, bool log, bool masked_zero) {
+    softmax_block_bwd(const S* y, const S* dy, S* dx, std::int64_t rows, std::int64_t cols, bool log, bool masked_zero,
+                      BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   using BlockReduce = cub::BlockReduce<T, kThreads>;
   using BlockReduceI = cub::BlockReduce<int, kThreads>;
@@ -281,7 +292,8 @@ __global__ void __launch_bounds__(kThreads)
     s = bs;
     const bool masked = masked_zero && bu == 0;
     S* dr = dx + r * cols;
-    for (std::int64_t c = threadIdx.x; c < cols; c += kThreads) dr[c] = grad_value<S>(log, masked, dload(yr[c]), dload(gr[c]), s);
+    for (std::int64_t c = threadIdx.x; c < cols; c += kThreads)
+      dr[c] = grad_value<S>(log, masked, dload(yr[c]), dload(gr[c]), s, bl, dr + c);
     __syncthreads();
   }
 }
@@ -289,7 +301,7 @@ __global__ void __launch_bounds__(kThreads)
 template <class S>
 __global__ void __launch_bounds__(kThreads)
     softmax_strided_bwd(const S* y, const S* dy, S* dx, std::int64_t outer, std::int64_t axis, std::int64_t inner, bool log,
-                        bool masked_zero) {
+                        bool masked_zero, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   const std::int64_t cols_total = outer * inner;
   for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; t < cols_total;
@@ -304,7 +316,8 @@ __global__ void __launch_bounds__(kThreads)
     }
     const bool masked = masked_zero && unmasked == 0;
     for (std::int64_t k = 0; k < axis; ++k)
-      dx[base + k * inner] = grad_value<S>(log, masked, dload(y[base + k * inner]), dload(dy[base + k * inner]), s);
+      dx[base + k * inner] =
+          grad_value<S>(log, masked, dload(y[base + k * inner]), dload(dy[base + k * inner]), s, bl, dx + base + k * inner);
   }
 }
 
@@ -327,13 +340,15 @@ int smem_optin() {
 }
 
 template <class S, int ELEMS> void launch_warp(const SoftmaxCall& c, cudaStream_t s) {
+  using T = typename Compute<S>::type;
+  const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
   const S* in = static_cast<const S*>(c.in);
   S* out = static_cast<S*>(c.out);
   const int grid = grid_for((c.outer + kWarpsPerBlock - 1) / kWarpsPerBlock * kThreads);
   const int cols = static_cast<int>(c.axis);
   if (c.backward)
-    softmax_warp_bwd<S, ELEMS><<<grid, kThreads, 0, s>>>(in, static_cast<const S*>(c.dy), out, c.outer, cols, c.log, c.masked_zero);
-  else softmax_warp_fwd<S, ELEMS><<<grid, kThreads, 0, s>>>(in, out, c.outer, cols, c.log, c.masked_zero);
+    softmax_warp_bwd<S, ELEMS><<<grid, kThreads, 0, s>>>(in, static_cast<const S*>(c.dy), out, c.outer, cols, c.log, c.masked_zero, bl);
+  else softmax_warp_fwd<S, ELEMS><<<grid, kThreads, 0, s>>>(in, out, c.outer, cols, c.log, c.masked_zero, bl);
 }
 
 template <class S> void softmax_typed(const SoftmaxCall& c) {
@@ -343,10 +358,11 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
   const S* dy = static_cast<const S*>(c.dy);
   S* out = static_cast<S*>(c.out);
   const char* call = c.backward ? "softmax_backward" : "softmax_forward";
+  const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
   if (c.inner > 1) {
     const int grid = grid_for(c.outer * c.inner);
-    if (c.backward) softmax_strided_bwd<S><<<grid, kThreads, 0, s>>>(in, dy, out, c.outer, c.axis, c.inner, c.log, c.masked_zero);
-    else softmax_strided_fwd<S><<<grid, kThreads, 0, s>>>(in, out, c.outer, c.axis, c.inner, c.log, c.masked_zero);
+    if (c.backward) softmax_strided_bwd<S><<<grid, kThreads, 0, s>>>(in, dy, out, c.outer, c.axis, c.inner, c.log, c.masked_zero, bl);
+    else softmax_strided_fwd<S><<<grid, kThreads, 0, s>>>(in, out, c.outer, c.axis, c.inner, c.log, c.masked_zero, bl);
     check_launch("softmax kernel (strided axis)", call);
     return;
   }
@@ -363,7 +379,7 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
   }
   const int grid = grid_for(c.outer * kThreads);
   if (c.backward) {
-    softmax_block_bwd<S><<<grid, kThreads, 0, s>>>(in, dy, out, c.outer, cols, c.log, c.masked_zero);
+    softmax_block_bwd<S><<<grid, kThreads, 0, s>>>(in, dy, out, c.outer, cols, c.log, c.masked_zero, bl);
     check_launch("softmax kernel (block per row)", call);
     return;
   }
@@ -378,11 +394,11 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
       if (e != cudaSuccess) check_launch("cudaFuncSetAttribute", call);
       raised[dev].store(true, std::memory_order_release);
     }
-    softmax_block_smem_fwd<S><<<grid, kThreads, static_cast<std::size_t>(smem), s>>>(in, out, c.outer, cols, c.log, c.masked_zero);
+    softmax_block_smem_fwd<S><<<grid, kThreads, static_cast<std::size_t>(smem), s>>>(in, out, c.outer, cols, c.log, c.masked_zero, bl);
     check_launch("softmax kernel (block per row, shared memory)", call);
     return;
   }
-  softmax_block_online_fwd<S><<<grid, kThreads, 0, s>>>(in, out, c.outer, cols, c.log, c.masked_zero);
+  softmax_block_online_fwd<S><<<grid, kThreads, 0, s>>>(in, out, c.outer, cols, c.log, c.masked_zero, bl);
   check_launch("softmax kernel (block per row, online)", call);
 }
 

@@ -614,3 +614,39 @@ TEST(CudaFused, BiasActAndGatedMatchTheCpu) {
     fused_case<double>(Op::silu, 5, cols);
   }
 }
+
+// Output blending on the GPU (vectorized and scalar element-wise paths, every softmax path).
+TEST(CudaBlend, ActivationsAndSoftmaxMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const actk::Blend bl{0.5, -2.0};
+  for (std::size_t off : {std::size_t{0}, std::size_t{1}}) {
+    const std::size_t n = 10007;
+    const std::vector<float> x = finite_data<float>(n + off, 81), y0 = finite_data<float>(n + off, 82);
+    std::vector<float> ref(y0.begin() + off, y0.end());
+    actk::forward(Op::gelu, x.data() + off, ref.data(), static_cast<std::int64_t>(n), {}, Backend::cpu, nullptr, bl);
+    float* dX = upload(x);
+    float* dY = upload(y0);
+    actk::forward(Op::gelu, dX, dY + off, static_cast<std::int64_t>(n), {}, Backend::cuda, nullptr, bl);  // x aligned, y not when off = 1
+    const auto got = download(dY, n + off);
+    for (std::size_t i = 0; i < n; ++i) ASSERT_TRUE(close(got[i + off], ref[i], 8)) << "gelu blend i=" << i << " off " << off;
+    cudaFree(dX);
+    cudaFree(dY);
+  }
+  for (std::int64_t cols : {std::int64_t{100}, std::int64_t{3000}, std::int64_t{100000}})
+    for (std::int64_t inner : {std::int64_t{1}, std::int64_t{3}}) {
+      const std::int64_t rows = 4, n = rows * cols * inner;
+      const auto x = finite_data<float>(n, 83), y0 = finite_data<float>(n, 84), g = finite_data<float>(n, 85);
+      std::vector<float> ref = y0, dref = y0;
+      actk::softmax_forward(DType::float32, x.data(), ref.data(), rows, cols, inner, 0, Backend::cpu, nullptr, bl);
+      actk::softmax_backward(DType::float32, x.data(), g.data(), dref.data(), rows, cols, inner, 0, Backend::cpu, nullptr, bl);
+      float *dX = upload(x), *dY = upload(y0), *dG = upload(g), *dD = upload(y0);
+      actk::softmax_forward(DType::float32, dX, dY, rows, cols, inner, 0, Backend::cuda, nullptr, bl);
+      actk::softmax_backward(DType::float32, dX, dG, dD, rows, cols, inner, 0, Backend::cuda, nullptr, bl);
+      const auto got = download(dY, n), dgot = download(dD, n);
+      for (std::int64_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(got[i], ref[i], 1e-5 * (1 + std::fabs(ref[i]))) << "softmax blend cols " << cols << " inner " << inner;
+        ASSERT_NEAR(dgot[i], dref[i], 1e-4 * (1 + std::fabs(dref[i]))) << "softmax backward blend cols " << cols;
+      }
+      for (float* p : {dX, dY, dG, dD}) cudaFree(p);
+    }
+}

@@ -158,6 +158,49 @@ TEST(Fused, GatedVariantsEqualTheComposition) {
   }
 }
 
+TEST(Blend, PlainActivationsAndSoftmax) {
+  const std::int64_t n = 64;
+  const auto x = rnd<double>(n, 31), dy = rnd<double>(n, 32), y0 = rnd<double>(n, 33);
+  for (Op op : {Op::gelu, Op::relu, Op::sigmoid, Op::elu}) {
+    std::vector<double> y = y0, dx = y0;
+    actk::forward(op, x.data(), y.data(), n, {}, actk::Backend::automatic, nullptr, Blend{0.5, 2.0});
+    actk::backward(op, From::input, x.data(), dy.data(), dx.data(), n, {}, actk::Backend::automatic, nullptr, Blend{1.0, 1.0});
+    for (std::int64_t i = 0; i < n; ++i) {
+      EXPECT_DOUBLE_EQ(y[i], 0.5 * f_of(op, x[i]) + 2.0 * y0[i]) << op_name(op);
+      EXPECT_DOUBLE_EQ(dx[i], df_of(op, x[i], dy[i]) + y0[i]) << op_name(op) << " accumulate";
+    }
+  }
+  // float32: the blend is applied in double and rounded once
+  const auto xf = rnd<float>(n, 34), yf0 = rnd<float>(n, 35);
+  std::vector<float> yf = yf0;
+  actk::forward(Op::silu, xf.data(), yf.data(), n, {}, actk::Backend::cpu, nullptr, Blend{-1.5, 0.25});
+  for (std::int64_t i = 0; i < n; ++i)
+    EXPECT_EQ(yf[i], static_cast<float>(-1.5 * f_of(Op::silu, xf[i]) + 0.25 * static_cast<double>(yf0[i])));
+  // softmax forward and backward, blended; beta = 0 ignores NaN garbage in the output
+  const std::int64_t rows = 4, cols = 16;
+  std::vector<double> sx = rnd<double>(rows * cols, 36), plain(rows * cols), blended = y0, garbage(rows * cols, NAN), g = rnd<double>(rows * cols, 37);
+  actk::softmax_forward(DType::float64, sx.data(), plain.data(), rows, cols);
+  actk::softmax_forward(DType::float64, sx.data(), blended.data(), rows, cols, 1, 0, actk::Backend::cpu, nullptr, Blend{3.0, -1.0});
+  actk::softmax_forward(DType::float64, sx.data(), garbage.data(), rows, cols, 1, 0, actk::Backend::cpu, nullptr, Blend{1.0, 0.0});
+  for (std::int64_t i = 0; i < rows * cols; ++i) {
+    EXPECT_DOUBLE_EQ(blended[i], 3.0 * plain[i] - y0[i]);
+    EXPECT_EQ(garbage[i], plain[i]);
+  }
+  std::vector<double> dplain(rows * cols), dacc = y0;
+  actk::softmax_backward(DType::float64, plain.data(), g.data(), dplain.data(), rows, cols);
+  actk::softmax_backward(DType::float64, plain.data(), g.data(), dacc.data(), rows, cols, 1, 0, actk::Backend::cpu, nullptr,
+                         Blend{1.0, 1.0});
+  for (std::int64_t i = 0; i < rows * cols; ++i) EXPECT_DOUBLE_EQ(dacc[i], dplain[i] + y0[i]);
+  // the C ABI's _ex entry points
+  std::vector<double> cy = y0;
+  ASSERT_EQ(actk_forward_ex(static_cast<int>(Op::tanh), nullptr, ACTK_FLOAT64, x.data(), cy.data(), n, ACTK_BACKEND_CPU,
+                            nullptr, 2.0, 1.0),
+            ACTK_OK);
+  EXPECT_DOUBLE_EQ(cy[3], 2.0 * std::tanh(x[3]) + y0[3]);
+  EXPECT_EQ(actk_softmax_forward_ex(ACTK_FLOAT64, sx.data(), cy.data(), rows, cols, 1, 0, ACTK_BACKEND_CPU, nullptr, NAN, 0.0),
+            ACTK_ERROR_INVALID_ARGUMENT);
+}
+
 TEST(Fused, ValidationAndTheCAbi) {
   std::vector<float> x(12, 0.5f), y(12, -9.0f), b(4, 0.0f), dy(12, 1.0f), dx(12);
   EXPECT_THROW(actk::gated_forward(Op::silu, DType::float32, x.data(), x.data() + 2, 3, y.data(), 3, 4), Error);  // stride < cols

@@ -53,6 +53,13 @@ class ACTK_API Error : public std::runtime_error {
   Status status_;
 };
 
+/// Output blending as in cuDNN: out = alpha * result + beta * out. beta = 0 never reads out;
+/// beta = 1 accumulates (gradient accumulation).
+struct Blend {
+  double alpha = 1.0;
+  double beta = 0.0;
+};
+
 struct OpInfo {
   Op op;
   const char* name;
@@ -74,10 +81,13 @@ ACTK_API std::size_t dtype_size(DType dtype) noexcept;  // 0 for an invalid valu
 ACTK_API bool cuda_available();
 ACTK_API const char* version() noexcept;
 
+/// y = f(x); with a blend, y = alpha * f(x) + beta * y.
 ACTK_API void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const Params& params = {},
-             Backend backend = Backend::automatic, Stream stream = nullptr);
+             Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
+/// dx = dy * f'(x); with a blend, dx = alpha * dy * f'(x) + beta * dx (beta = 1: accumulate).
 ACTK_API void backward(Op op, DType dtype, From from, const void* x_or_y, const void* dy, void* dx, std::int64_t n,
-              const Params& params = {}, Backend backend = Backend::automatic, Stream stream = nullptr);
+              const Params& params = {}, Backend backend = Backend::automatic, Stream stream = nullptr,
+              Blend blend = {});
 
 /// PReLU with alpha per channel (see actk_c.h for the layout); dalpha is overwritten and may not
 /// alias alpha. On the GPU dalpha is reduced in two fixed-order stages (bitwise reproducible, no
@@ -103,18 +113,11 @@ enum SoftmaxFlags : unsigned {
 /// semantics); the last axis of [rows, cols] is outer = rows, axis = cols, inner = 1.
 ACTK_API void softmax_forward(DType dtype, const void* x, void* y, std::int64_t outer, std::int64_t axis,
                               std::int64_t inner = 1, unsigned flags = softmax_plain,
-                              Backend backend = Backend::automatic, Stream stream = nullptr);
+                              Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
 /// Backward from the forward's output y: dx = y (dy - sum(dy y)); log: dx = dy - exp(y) sum(dy).
 ACTK_API void softmax_backward(DType dtype, const void* y, const void* dy, void* dx, std::int64_t outer,
                                std::int64_t axis, std::int64_t inner = 1, unsigned flags = softmax_plain,
-                               Backend backend = Backend::automatic, Stream stream = nullptr);
-
-/// Output blending as in cuDNN: out = alpha * result + beta * out. beta = 0 never reads out;
-/// beta = 1 accumulates (gradient accumulation).
-struct Blend {
-  double alpha = 1.0;
-  double beta = 0.0;
-};
+                               Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
 
 /// Bias + activation over [rows, cols]: y = f(x + bias[col]) (bias may be null: no bias), one pass.
 /// `pre`, if not null, receives x + bias (rounded to the dtype) for callers that keep it.
@@ -158,13 +161,13 @@ template <> struct dtype_of<bfloat16> { static constexpr DType value = DType::bf
 /// Typed conveniences: the dtype follows from the pointer type.
 template <class T>
 void forward(Op op, const T* x, T* y, std::int64_t n, const Params& params = {}, Backend backend = Backend::automatic,
-             Stream stream = nullptr) {
-  forward(op, dtype_of<T>::value, x, y, n, params, backend, stream);
+             Stream stream = nullptr, Blend blend = {}) {
+  forward(op, dtype_of<T>::value, x, y, n, params, backend, stream, blend);
 }
 template <class T>
 void backward(Op op, From from, const T* x_or_y, const T* dy, T* dx, std::int64_t n, const Params& params = {},
-              Backend backend = Backend::automatic, Stream stream = nullptr) {
-  backward(op, dtype_of<T>::value, from, x_or_y, dy, dx, n, params, backend, stream);
+              Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {}) {
+  backward(op, dtype_of<T>::value, from, x_or_y, dy, dx, n, params, backend, stream, blend);
 }
 
 }  // namespace actk

@@ -88,6 +88,20 @@ ACTK_API actk_status actk_softmax_backward(actk_dtype dtype, const void* y, cons
                                            int64_t axis, int64_t inner, unsigned flags, actk_backend backend,
                                            void* stream);
 
+/* As actk_forward / actk_backward / actk_softmax_*, with output blending as in cuDNN:
+ * out = alpha * result + beta * out (beta = 0 never reads out; beta = 1 accumulates). */
+ACTK_API actk_status actk_forward_ex(int op, const double* params, actk_dtype dtype, const void* x, void* y, int64_t n,
+                                     actk_backend backend, void* stream, double alpha, double beta);
+ACTK_API actk_status actk_backward_ex(int op, const double* params, actk_dtype dtype, actk_from from,
+                                      const void* x_or_y, const void* dy, void* dx, int64_t n, actk_backend backend,
+                                      void* stream, double alpha, double beta);
+ACTK_API actk_status actk_softmax_forward_ex(actk_dtype dtype, const void* x, void* y, int64_t outer, int64_t axis,
+                                             int64_t inner, unsigned flags, actk_backend backend, void* stream,
+                                             double alpha, double beta);
+ACTK_API actk_status actk_softmax_backward_ex(actk_dtype dtype, const void* y, const void* dy, void* dx, int64_t outer,
+                                              int64_t axis, int64_t inner, unsigned flags, actk_backend backend,
+                                              void* stream, double alpha, double beta);
+
 /* Fused ops (see actk.h for the semantics). params as for actk_forward; alpha/beta blend the
  * output (out = alpha * result + beta * out; beta = 0 never reads it). */
 ACTK_API actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x,

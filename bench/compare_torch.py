@@ -235,8 +235,16 @@ def main():
                 print(f"[{done}/{total_cases}] {op} {dname} {direction}: "
                       f"{'DISAGREE' if any(r['agree'] is False for r in records if r['op'] == op and r['dtype'] == dname and r['direction'] == direction) else 'ok'}",
                       flush=True)
+    def sh(cmd):
+        try:
+            import subprocess
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip() or None
+        except Exception:
+            return None
     meta = {"actk": lib.actk_version().decode(), "torch": torch.__version__, "device": device,
             "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+            "driver": sh(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]) if device == "cuda" else None,
+            "commit": sh(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"]),
             "date": time.strftime("%Y-%m-%d"), "compile": has_compile}
     with open(os.path.join(args.out, "compare.json"), "w") as f:
         json.dump({"meta": meta, "results": records}, f, indent=1)
@@ -254,7 +262,8 @@ def fmt(v):
 
 
 def write_markdown(path, meta, records):
-    lines = [f"# actk vs PyTorch {meta['torch']} on {meta['gpu'] or 'the CPU'} ({meta['date']})", "",
+    lines = [f"# actk vs PyTorch {meta['torch']} on {meta['gpu'] or 'the CPU'} ({meta['date']}, actk commit "
+             f"{meta['commit']}{', driver ' + meta['driver'] if meta['driver'] else ''})", "",
              "GB/s for the bytes each call must move (median of repeated runs); speedup = actk / eager; "
              "err = max |out - exact| / (1 + |exact|), exact = float64 on the same inputs.", "",
              "| op | dtype | direction | n (rows x cols) | actk GB/s | eager GB/s | compile GB/s | actk/eager | actk err | eager err |",

@@ -43,15 +43,24 @@ struct Desc {
   ~Desc() { cudnnDestroyTensorDescriptor(t); }
 };
 
+/// x and dy filled with test data, y and dx as outputs: n elements each, the shared buffers.
+struct Buffers {
+  void *x, *dy, *y, *dx;
+  Buffers(DType dt, std::int64_t n) {
+    const std::size_t sz = static_cast<std::size_t>(n) * actk::dtype_size(dt);
+    x = device_buffer(0, sz);
+    dy = device_buffer(1, sz);
+    y = device_buffer(2, sz);
+    dx = device_buffer(3, sz);
+    fill(x, dt, n, 1);
+    fill(dy, dt, n, 2);
+  }
+};
+
 void bench_act(benchmark::State& st, cudnnActivationMode_t mode, double coef, DType dt, bool bwd, std::int64_t n) {
   if (!handle()) return st.SkipWithError("cudnnCreate failed");
-  const std::size_t sz = static_cast<std::size_t>(n) * actk::dtype_size(dt);
-  void* x = device_buffer(0, sz);
-  void* dy = device_buffer(1, sz);
-  void* y = device_buffer(2, sz);
-  void* dx = device_buffer(3, sz);
-  fill(x, dt, n, 1);
-  fill(dy, dt, n, 2);
+  const Buffers b(dt, n);
+  void *x = b.x, *dy = b.dy, *y = b.y, *dx = b.dx;
   // cuDNN's 4-D descriptors take int dimensions: n as [n / 2^20 or 1, up to 2^20]
   const std::int64_t cols = n < (1 << 20) ? n : (1 << 20), rows = n / cols;
   if (rows * cols != n) return st.SkipWithError("n is not a multiple of 2^20 (cuDNN's int dimensions)");
@@ -77,13 +86,8 @@ void bench_act(benchmark::State& st, cudnnActivationMode_t mode, double coef, DT
 void bench_softmax(benchmark::State& st, bool log, bool bwd, DType dt, std::int64_t rows, std::int64_t cols) {
   if (!handle()) return st.SkipWithError("cudnnCreate failed");
   const std::int64_t n = rows * cols;
-  const std::size_t sz = static_cast<std::size_t>(n) * actk::dtype_size(dt);
-  void* x = device_buffer(0, sz);
-  void* dy = device_buffer(1, sz);
-  void* y = device_buffer(2, sz);
-  void* dx = device_buffer(3, sz);
-  fill(x, dt, n, 1);
-  fill(dy, dt, n, 2);
+  const Buffers b(dt, n);
+  void *x = b.x, *dy = b.dy, *y = b.y, *dx = b.dx;
   Desc d(dt, rows, cols);
   const cudnnSoftmaxAlgorithm_t algo = log ? CUDNN_SOFTMAX_LOG : CUDNN_SOFTMAX_ACCURATE;
   const float one = 1.f, zero = 0.f;

@@ -84,6 +84,27 @@ void bench_gpu(benchmark::State& st, Case c) {
 }
 #endif
 
+#if defined(ACTK_BENCH_CUDA)
+#define GPU_FN(f) f
+#else
+#define GPU_FN(f) nullptr
+#endif
+
+/// Registers one case on the GPU (manual CUDA-event time) or on the CPU.
+template <class C> void register_case(const std::string& name, bool gpu, void (*cpu_fn)(benchmark::State&, C),
+                                      void (*gpu_fn)(benchmark::State&, C), const C& c) {
+#if defined(ACTK_BENCH_CUDA)
+  if (gpu) {
+    benchmark::RegisterBenchmark(name.c_str(), gpu_fn, c)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    return;
+  }
+#else
+  (void)gpu;
+  (void)gpu_fn;
+#endif
+  benchmark::RegisterBenchmark(name.c_str(), cpu_fn, c)->Unit(benchmark::kMicrosecond);
+}
+
 // ---- softmax: a sweep of row lengths at a fixed total size ----------------------------------------
 struct SoftmaxCase {
   DType dtype;
@@ -146,13 +167,7 @@ void register_softmax(bool gpu, std::int64_t total, std::int64_t max_cols) {
           const SoftmaxCase sc{dt, bwd, log, total / c, c};
           const std::string name = std::string(gpu ? "gpu/" : "cpu/") + (log ? "log_softmax/" : "softmax/") +
                                    (bwd ? "backward/" : "forward/") + actk::dtype_name(dt) + "/cols=" + std::to_string(c);
-#if defined(ACTK_BENCH_CUDA)
-          if (gpu) {
-            benchmark::RegisterBenchmark(name.c_str(), bench_softmax_gpu, sc)->UseManualTime()->Unit(benchmark::kMicrosecond);
-            continue;
-          }
-#endif
-          benchmark::RegisterBenchmark(name.c_str(), bench_softmax_cpu, sc)->Unit(benchmark::kMicrosecond);
+          register_case<SoftmaxCase>(name, gpu, bench_softmax_cpu, GPU_FN(bench_softmax_gpu), sc);
         }
 }
 
@@ -295,13 +310,7 @@ int main(int argc, char** argv) {
           const Case c{info.op, dir, dt, n};
           const std::string name = std::string(gpu ? "gpu/" : "cpu/") + info.name + "/" + dir_name(dir) + "/" +
                                    actk::dtype_name(dt) + "/" + std::to_string(n);
-#if defined(ACTK_BENCH_CUDA)
-          if (gpu) {
-            benchmark::RegisterBenchmark(name.c_str(), bench_gpu, c)->UseManualTime()->Unit(benchmark::kMicrosecond);
-            continue;
-          }
-#endif
-          benchmark::RegisterBenchmark(name.c_str(), bench_cpu, c)->Unit(benchmark::kMicrosecond);
+          register_case<Case>(name, gpu, bench_cpu, GPU_FN(bench_gpu), c);
         }
     }
   }

@@ -152,9 +152,11 @@ void bench_softmax_gpu(benchmark::State& st, SoftmaxCase c) {
 }
 #endif
 
-/// Row lengths 32..262144 (powers of two, plus the neighbours of the path switches) at rows * cols
-/// = total; the rows are named "<dir>/<dtype>/cols=<cols>".
+/// Row lengths 32..max_cols (powers of two, plus the neighbours of the path switches) at rows * cols
+/// = total; the rows are named "<gpu|cpu>/<op>/<dir>/<dtype>/cols=<cols>/n=2^<log2 total>".
 void register_softmax(bool gpu, std::int64_t total, std::int64_t max_cols) {
+  int lg = 0;
+  while ((std::int64_t{1} << (lg + 1)) <= total) ++lg;
   std::vector<std::int64_t> cols;
   for (std::int64_t c = 32; c <= max_cols; c *= 2) cols.push_back(c);
   for (std::int64_t c : {1056, 2176, 4224, 49152, 57344})
@@ -166,7 +168,8 @@ void register_softmax(bool gpu, std::int64_t total, std::int64_t max_cols) {
         for (std::int64_t c : cols) {
           const SoftmaxCase sc{dt, bwd, log, total / c, c};
           const std::string name = std::string(gpu ? "gpu/" : "cpu/") + (log ? "log_softmax/" : "softmax/") +
-                                   (bwd ? "backward/" : "forward/") + actk::dtype_name(dt) + "/cols=" + std::to_string(c);
+                                   (bwd ? "backward/" : "forward/") + actk::dtype_name(dt) + "/cols=" + std::to_string(c) +
+                                   "/n=2^" + std::to_string(lg);
           register_case<SoftmaxCase>(name, gpu, bench_softmax_cpu, GPU_FN(bench_softmax_gpu), sc);
         }
 }
@@ -314,7 +317,10 @@ int main(int argc, char** argv) {
         }
     }
   }
-  if (gpu) register_softmax(true, std::int64_t{1} << 26, 262144);
+  if (gpu) {
+    register_softmax(true, std::int64_t{1} << 26, 262144);
+    register_softmax(true, std::int64_t{1} << 28, 262144);
+  }
   else register_softmax(false, std::int64_t{1} << 20, 65536);
 #if defined(ACTK_BENCH_CUDA)
   if (gpu) {

@@ -31,9 +31,15 @@ void forward_row(const S* x, S* y, std::int64_t len, std::int64_t stride, bool l
     for (std::int64_t k = 0; k < len; ++k) y[k * stride] = store<S>(blend(log ? -kInf : 0.0, alpha, beta, y + k * stride));
     return;
   }
-  double s = 0;
-  for (std::int64_t k = 0; k < len; ++k) s += std::exp(load(x[k * stride]) - m);
-  const double ls = std::log(s), inv = 1.0 / s;
+  // sum of e^(x - m) = (count of x == m) + (sum over the others); log-softmax subtracts
+  // log1p(count - 1 + others), so outputs near 0 (a dominant logit) keep their relative accuracy
+  double count = 0, others = 0;
+  for (std::int64_t k = 0; k < len; ++k) {
+    const double v = load(x[k * stride]);
+    if (v == m) count += 1;
+    else others += std::exp(v - m);
+  }
+  const double ls = std::log1p((count - 1) + others), inv = 1.0 / (count + others);
   for (std::int64_t k = 0; k < len; ++k) {
     const double d = load(x[k * stride]) - m;
     y[k * stride] = store<S>(blend(log ? d - ls : std::exp(d) * inv, alpha, beta, y + k * stride));

@@ -51,6 +51,32 @@ TEST(Softmax, ClosedForms) {
   EXPECT_NEAR(y[0], 1.0, 1e-16);
 }
 
+TEST(Softmax, LogSoftmaxNearZeroKeepsRelativeAccuracy) {
+  // a dominant logit: log-softmax of it is -log1p(sum of the others' e^(x - m)), about -2e-13 here;
+  // log of a double sum ~ 1 + 2e-13 would be off by ~1e-16 absolute, 5e-4 relative
+  for (int others : {1, 2, 999}) {
+    std::vector<double> x(static_cast<std::size_t>(others) + 1, -30.0);
+    x[0] = 0.0;
+    const std::vector<double> ly = sm(x, true);
+    const double rel = (others + 3) * 0x1p-53;  // a sum of `others` rounded terms, then log1p
+    const long double rest = static_cast<long double>(others) * std::exp(-30.0L);
+    const double want0 = static_cast<double>(-std::log1p(rest));
+    EXPECT_NEAR(ly[0], want0, rel * std::fabs(want0)) << others;
+    const double want1 = static_cast<double>(-30.0L - std::log1p(rest));
+    EXPECT_NEAR(ly[1], want1, rel * std::fabs(want1)) << others;
+    // float32 and bfloat16 outputs: the double result rounded once (exactly the rounded reference)
+    std::vector<float> xf(x.begin(), x.end()), yf(x.size());
+    actk::softmax_forward(DType::float32, xf.data(), yf.data(), 1, static_cast<std::int64_t>(x.size()), 1, actk::softmax_log);
+    EXPECT_EQ(yf[0], static_cast<float>(want0)) << others;
+    // ties at the max: two dominant logits give log(2) - tiny
+    x[1] = 0.0;
+    const std::vector<double> lt = sm(x, true);
+    const double want_tie = static_cast<double>(-std::log1p(1.0L + static_cast<long double>(others - 1) * std::exp(-30.0L)));
+    EXPECT_NEAR(lt[0], want_tie, rel * std::fabs(want_tie)) << others;
+    EXPECT_EQ(lt[0], lt[1]);
+  }
+}
+
 TEST(Softmax, ShiftInvarianceAndSumToOne) {
   Rng rng(1);
   std::vector<float> x(4097), xs(4097), y(4097), ys(4097);

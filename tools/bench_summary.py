@@ -23,7 +23,8 @@ def main(path):
     for b in rows:
         _, op, direction, dtype, n = b["name"].split("/")[:5]
         if n.startswith("cols="):
-            sm[(op, direction, dtype)].append((int(n[5:]), b["pct_of_copy"], b.get("GBps", 0)))
+            total = b["name"].split("/")[5] if b["name"].count("/") >= 5 else "n=2^26"
+            sm[(op, direction, dtype, total)].append((int(n[5:]), b["pct_of_copy"], b.get("GBps", 0)))
             continue
         by[(dtype, direction, int(n))].append((b["pct_of_copy"], op, b.get("GBps", 0)))
     print("| dtype | direction | n | min % (op) | median % | max % | median GB/s |")
@@ -37,15 +38,15 @@ def main(path):
     below = sorted((p, op, dt, d) for (dt, d, n), v in by.items() if n == 1 << 26 for p, op, _ in v if p < 90)
     if sm:
         print()
-        print("Softmax, rows * cols = 2^26: % of copy over row lengths (min at cols / max)")
+        print("Softmax: % of copy over row lengths 32..262144 at rows * cols = n (min at cols / max)")
         print()
-        print("| op | direction | dtype | min % (cols) | max % | cols below 90% |")
-        print("|---|---|---|---|---|---|")
-        for (op, direction, dtype), v in sorted(sm.items()):
+        print("| op | direction | dtype | n | min % (cols) | max % | cols below 90% |")
+        print("|---|---|---|---|---|---|---|")
+        for (op, direction, dtype, total), v in sorted(sm.items()):
             v.sort()
             lo = min(v, key=lambda t: t[1])
             bad = [str(c) for c, p, _ in v if p < 90]
-            print(f"| {op} | {direction} | {dtype} | {lo[1]:.1f} ({lo[0]}) | {max(p for _, p, _ in v):.1f} | {' '.join(bad) or '-'} |")
+            print(f"| {op} | {direction} | {dtype} | {total[2:]} | {lo[1]:.1f} ({lo[0]}) | {max(p for _, p, _ in v):.1f} | {' '.join(bad) or '-'} |")
     print()
     print(f"cases at 2^26 below 90% of copy: {len(below)}" + (": " + ", ".join(f"{op}/{d}/{dt} {p:.0f}%" for p, op, dt, d in below[:12]) if below else ""))
 

@@ -8,6 +8,9 @@ same PyTorch expression in float64 on the widened inputs; float32: 1e-4, 16-bit:
 to 1 + |exact|) and records PyTorch's own error against it, then times each with CUDA events (on a
 GPU) or perf_counter (on the CPU), median of many runs, and reports GB/s for the bytes each call
 must move (2 tensors forward, 3 backward). Writes compare.json, compare.md and PNG plots.
+The fused ops (bias_gelu, bias_silu: y = f(x + b) with dbias; swiglu, geglu on one [rows, 2 cols]
+tensor, gate first) are compared with PyTorch eager's composition (separate kernels) and with
+torch.compile's fusion of it.
 
   /usr/bin/python3 bench/compare_torch.py --lib build/default/libactk.so --device auto --out OUTDIR
   /usr/bin/python3 bench/compare_torch.py --device cpu --quick --out build/compare   # what CI runs
@@ -45,6 +48,13 @@ def load_lib(path):
     lib.actk_backward.argtypes = [ctypes.c_int, dp, ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, ctypes.c_int, vp]
     lib.actk_softmax_forward.argtypes = [ctypes.c_int, vp, vp, i64, i64, i64, ctypes.c_uint, ctypes.c_int, vp]
     lib.actk_softmax_backward.argtypes = [ctypes.c_int, vp, vp, vp, i64, i64, i64, ctypes.c_uint, ctypes.c_int, vp]
+    dbl, sz = ctypes.c_double, ctypes.c_size_t
+    lib.actk_bias_act_forward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, vp, i64, i64, vp, dbl, dbl, ctypes.c_int, vp]
+    lib.actk_bias_act_backward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, vp, vp, vp, i64, i64, dbl, dbl,
+                                           ctypes.c_int, vp, vp, sz]
+    lib.actk_gated_forward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, i64, vp, i64, i64, dbl, dbl, ctypes.c_int, vp]
+    lib.actk_gated_backward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, i64, vp, vp, vp, i64, i64, dbl, dbl,
+                                        ctypes.c_int, vp]
     lib.actk_op_from_name.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
     lib.actk_last_error.restype = ctypes.c_char_p
     lib.actk_version.restype = ctypes.c_char_p
@@ -79,6 +89,16 @@ TORCH = {
     "squareplus": lambda x: 0.5 * (x + torch.sqrt(x * x + 4)), "squared_relu": lambda x: F.relu(x) ** 2,
     "sparse_plus": sparse_plus, "sine": torch.sin,
 }
+
+
+# fused ops: name -> (kind, actk op, PyTorch's composition: eager runs it as separate kernels)
+FUSED = {
+    "bias_gelu": ("bias", "gelu", lambda x, b: F.gelu(x + b)),
+    "bias_silu": ("bias", "silu", lambda x, b: F.silu(x + b)),
+    "swiglu": ("gated", "silu", lambda g, v: F.silu(g) * v),
+    "geglu": ("gated", "gelu", lambda g, v: F.gelu(g) * v),
+}
+FUSED_COLS = 1024  # the hidden size of the fused cases: [n / 1024, 1024] (gated inputs [rows, 2048])
 
 
 class Timer:
@@ -123,6 +143,19 @@ def agree(a, b, dtype):
     return worst <= 0, float(((a - b).abs() / (1 + b.abs())).nan_to_num(0).max()) if a.numel() else 0.0
 
 
+def time_calls(rec, calls, nbytes, timer):
+    """rec[key + "_GBps"] for each (key, call): a peer that fails is reported, never dropped silently."""
+    for key, call in calls:
+        if call is None:
+            rec[key + "_GBps"] = None
+            continue
+        try:
+            rec[key + "_GBps"] = nbytes / timer.median(call) * 1e-9
+        except Exception as e:
+            rec[key + "_GBps"] = None
+            rec[key + "_error"] = str(e).splitlines()[0][:200]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib")
@@ -143,7 +176,7 @@ def main():
         sm_total, sm_cols = 1 << 20, [32, 256, 1024, 4096, 65536]
     if args.quick:
         sizes, dtypes, reps, sm_total, sm_cols = [1 << 12, 1 << 16], ["float32", "bfloat16"], 5, 1 << 16, [32, 1024, 8192]
-    ops = args.ops.split(",") if args.ops else list(TORCH) + ["softmax", "log_softmax"]
+    ops = args.ops.split(",") if args.ops else list(TORCH) + ["softmax", "log_softmax"] + list(FUSED)
     has_compile = hasattr(torch, "compile") and not args.no_compile
     timer = Timer(device, reps)
     stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream) if device == "cuda" else None
@@ -154,7 +187,16 @@ def main():
     records, failures = [], []
     total_cases = len(ops) * len(dtypes) * 2
     done = 0
+    fused_sizes = [n for n in sizes if n >= FUSED_COLS * 4] or [FUSED_COLS * 4]
     for op in ops:
+        if op in FUSED:
+            for dname in dtypes:
+                for direction in ("forward", "backward"):
+                    done += 1
+                    bad = fused_case(lib, op, dname, direction, fused_sizes, device, stream, gen, timer, has_compile, records)
+                    failures += bad
+                    print(f"[{done}/{total_cases}] {op} {dname} {direction}: {'DISAGREE' if bad else 'ok'}", flush=True)
+            continue
         is_sm = op in ("softmax", "log_softmax")
         op_id = ctypes.c_int(-1)
         if not is_sm:
@@ -220,15 +262,7 @@ def main():
                     torch_err = agree(ref, exact, dname)[1] if ref is not None else None
                     rec = {"op": op, "dtype": dname, "direction": direction, "rows": rows, "cols": cols, "n": n,
                            "bytes": nbytes, "agree": ok, "max_rel_err": err, "torch_max_rel_err": torch_err}
-                    for key, call in (("actk", actk_call), ("torch", torch_call), ("compile", comp_call)):
-                        if call is None:
-                            rec[key + "_GBps"] = None
-                            continue
-                        try:
-                            rec[key + "_GBps"] = nbytes / timer.median(call) * 1e-9
-                        except Exception as e:  # a peer that fails is reported, never dropped silently
-                            rec[key + "_GBps"] = None
-                            rec[key + "_error"] = str(e).splitlines()[0][:200]
+                    time_calls(rec, (("actk", actk_call), ("torch", torch_call), ("compile", comp_call)), nbytes, timer)
                     records.append(rec)
                     if ok is False:
                         failures.append(f"{op}/{dname}/{direction}/n={n}: actk max rel err {err:.3g} vs float64")
@@ -257,6 +291,115 @@ def main():
     return 0
 
 
+def fused_case(lib, op, dname, direction, sizes, device, stream, gen, timer, has_compile, records):
+    """One fused op (bias + activation, or gated) in one dtype and direction at every size: actk's
+    single call vs PyTorch eager's composition (its separate kernels) and torch.compile's fusion,
+    accuracy against float64 first. Returns the disagreements."""
+    kind, act, fn = FUSED[op]
+    tdt, code = DTYPES[dname]
+    op_id = ctypes.c_int(-1)
+    check(lib, lib.actk_op_from_name(act.encode(), ctypes.byref(op_id)))
+    compiled = torch.compile(fn) if has_compile else None
+    failures = []
+    for n in sizes:
+        rows, cols = n // FUSED_COLS, FUSED_COLS
+        def rnd(*shape, lo=-4.0, hi=4.0):
+            return (torch.rand(*shape, generator=gen, dtype=torch.float64) * (hi - lo) + lo).to(tdt).to(device)
+        dy = rnd(rows, cols, lo=-1, hi=1)
+        esz = dy.element_size()
+        if kind == "bias":
+            a, b = rnd(rows, cols), rnd(cols, lo=-1, hi=1)
+            args64 = (a.double(), b.double())
+        else:  # one [rows, 2 cols] tensor, gate first
+            t = rnd(rows, 2 * cols)
+            a, b = t[:, :cols], t[:, cols:]
+            args64 = (a.double(), b.double())
+        y = torch.empty(rows, cols, dtype=tdt, device=device)
+        if direction == "forward":
+            if kind == "bias":
+                actk_call = lambda: check(lib, lib.actk_bias_act_forward(op_id.value, None, code, a.data_ptr(), b.data_ptr(), y.data_ptr(),
+                                                                         rows, cols, None, 1.0, 0.0, 0, stream))
+                nbytes = 2 * n * esz + cols * esz
+            else:
+                actk_call = lambda: check(lib, lib.actk_gated_forward(op_id.value, None, code, a.data_ptr(), b.data_ptr(), 2 * cols,
+                                                                      y.data_ptr(), rows, cols, 1.0, 0.0, 0, stream))
+                nbytes = 3 * n * esz
+            actk_call()
+            # the same result from two unfused actk calls (forward only): what fusing saves
+            ident = ctypes.c_int(-1)
+            check(lib, lib.actk_op_from_name(b"identity", ctypes.byref(ident)))
+            tmp = torch.empty(rows, cols, dtype=tdt, device=device)
+            if kind == "bias":
+                def unfused_call():
+                    check(lib, lib.actk_bias_act_forward(ident.value, None, code, a.data_ptr(), b.data_ptr(), tmp.data_ptr(),
+                                                         rows, cols, None, 1.0, 0.0, 0, stream))
+                    check(lib, lib.actk_forward(op_id.value, None, code, tmp.data_ptr(), y.data_ptr(), n, 0, stream))
+            else:
+                gate_c = a.contiguous()  # a [rows, cols] gate for the element-wise call
+                def unfused_call():
+                    check(lib, lib.actk_forward(op_id.value, None, code, gate_c.data_ptr(), tmp.data_ptr(), n, 0, stream))
+                    check(lib, lib.actk_gated_forward(ident.value, None, code, tmp.data_ptr(), b.data_ptr(), 2 * cols,
+                                                      y.data_ptr(), rows, cols, 1.0, 0.0, 0, stream))
+            outs = [y]
+            exact = [fn(*args64)]
+            ref = try_ref(lambda: [fn(a, b)])
+            torch_call = lambda: fn(a, b)
+            comp_call = (lambda: compiled(a, b)) if compiled else None
+        else:
+            unfused_call = None
+            d1 = torch.empty_like(a) if kind == "bias" else torch.empty(rows, 2 * cols, dtype=tdt, device=device)
+            if kind == "bias":
+                db = torch.empty(cols, dtype=tdt, device=device)
+                actk_call = lambda: check(lib, lib.actk_bias_act_backward(op_id.value, None, code, a.data_ptr(), b.data_ptr(), dy.data_ptr(),
+                                                                          d1.data_ptr(), db.data_ptr(), rows, cols, 1.0, 0.0, 0, stream, None, 0))
+                nbytes = 3 * n * esz + 2 * cols * esz
+                actk_call()
+                outs = [d1, db]
+            else:
+                actk_call = lambda: check(lib, lib.actk_gated_backward(op_id.value, None, code, a.data_ptr(), b.data_ptr(), 2 * cols, dy.data_ptr(),
+                                                                       d1.data_ptr(), d1[:, cols:].data_ptr(), rows, cols, 1.0, 0.0, 0, stream))
+                nbytes = 5 * n * esz
+                actk_call()
+                outs = [d1[:, :cols], d1[:, cols:]]
+            a64, b64 = (v.detach().clone().requires_grad_(True) for v in args64)
+            exact = list(torch.autograd.grad(fn(a64, b64), (a64, b64), dy.double()))
+            if kind == "bias":
+                ar, br = a.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True)
+            else:
+                tr = t.detach().clone().requires_grad_(True)
+                ar, br = tr[:, :cols], tr[:, cols:]
+            yr = try_ref(lambda: fn(ar, br))
+            wrt = (ar, br) if kind == "bias" else (tr,)
+            torch_call = (lambda: torch.autograd.grad(yr, wrt, dy, retain_graph=True)) if yr is not None else None
+            ref = None
+            if torch_call is not None:
+                g = try_ref(torch_call)
+                ref = None if g is None else (list(g) if kind == "bias" else [g[0][:, :cols], g[0][:, cols:]])
+            comp_call = None
+            if compiled:
+                if kind == "bias":
+                    ac, bc = a.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True)
+                    wc = (ac, bc)
+                else:
+                    tc = t.detach().clone().requires_grad_(True)
+                    ac, bc, wc = tc[:, :cols], tc[:, cols:], (tc,)
+                yc = compiled(ac, bc)
+                comp_call = lambda: torch.autograd.grad(yc, wc, dy, retain_graph=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        oks, errs = zip(*(agree(o, e, dname) for o, e in zip(outs, exact)))
+        ok, err = all(oks), max(errs)
+        torch_err = max(agree(r, e, dname)[1] for r, e in zip(ref, exact)) if ref is not None else None
+        rec = {"op": op, "dtype": dname, "direction": direction, "rows": rows, "cols": cols, "n": n, "bytes": nbytes,
+               "agree": ok, "max_rel_err": err, "torch_max_rel_err": torch_err, "fused": True}
+        time_calls(rec, (("actk", actk_call), ("actk_unfused", unfused_call), ("torch", torch_call), ("compile", comp_call)),
+                   nbytes, timer)
+        records.append(rec)
+        if not ok:
+            failures.append(f"{op}/{dname}/{direction}/n={n}: actk max rel err {err:.3g} vs float64")
+    return failures
+
+
 def fmt(v):
     return "-" if v is None else f"{v:.1f}"
 
@@ -270,7 +413,7 @@ def write_markdown(path, meta, records):
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         sp = r["actk_GBps"] / r["torch_GBps"] if r["actk_GBps"] and r["torch_GBps"] else None
-        shape = f"{r['rows']}x{r['cols']}" if r["op"].endswith("softmax") else str(r["n"])
+        shape = f"{r['rows']}x{r['cols']}" if r["op"].endswith("softmax") or r.get("fused") else str(r["n"])
         lines.append(f"| {r['op']} | {r['dtype']} | {r['direction']} | {shape} | {fmt(r['actk_GBps'])} | "
                      f"{fmt(r['torch_GBps'])} | {fmt(r['compile_GBps'])} | {'-' if sp is None else f'{sp:.2f}x'} | "
                      f"{r['max_rel_err']:.1e}{'' if r['agree'] else ' (NO)'} | "
@@ -279,6 +422,17 @@ def write_markdown(path, meta, records):
     if speed:
         lines += ["", f"actk / eager over {len(speed)} cases: median {statistics.median(speed):.2f}x, "
                       f"min {min(speed):.2f}x, max {max(speed):.2f}x"]
+    fused = [r for r in records if r.get("fused") and r["actk_GBps"] and r["torch_GBps"]]
+    if fused:
+        big = max(r["n"] for r in fused)
+        def ratio(r, key):
+            return f"{r['actk_GBps'] / r[key]:.2f}x" if r.get(key) else "-"
+        lines += ["", f"Fused ops at n = {big} (GB/s counted for the fused call's bytes in every column): "
+                      "actk's one call vs PyTorch eager's separate kernels, vs torch.compile, and vs two unfused "
+                      "actk calls (forward)", "",
+                  "| op | dtype | direction | actk/eager | actk/compile | fused/unfused actk |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['op']} | {r['dtype']} | {r['direction']} | {ratio(r, 'torch_GBps')} | {ratio(r, 'compile_GBps')} | "
+                  f"{ratio(r, 'actk_unfused_GBps')} |" for r in fused if r["n"] == big]
     open(path, "w").write("\n".join(lines) + "\n")
 
 
@@ -290,8 +444,10 @@ def plot(outdir, records):
     except ImportError:
         print("matplotlib not available: no plots")
         return
-    for kind in ("activations", "softmax"):
-        recs = [r for r in records if r["op"].endswith("softmax") == (kind == "softmax")]
+    def kind_of(r):
+        return "fused" if r.get("fused") else ("softmax" if r["op"].endswith("softmax") else "activations")
+    for kind in ("activations", "softmax", "fused"):
+        recs = [r for r in records if kind_of(r) == kind]
         if not recs:
             continue
         keys = sorted({(r["op"], r["direction"]) for r in recs})

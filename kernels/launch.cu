@@ -1,4 +1,4 @@
-// kernels/launch.cu: the CUDA backend's entry points: dtype dispatch for the element-wise ops,
+// kernels/launch.cu: the CUDA backend's entry points: dtype dispatch for the element-wise and fused ops,
 // PReLU (forward element-wise; backward dx element-wise plus dalpha reduced per channel by one
 // block in a fixed order, so it is bitwise reproducible without float atomics), and the cached
 // launch geometry.
@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kernels/elementwise.cuh"
+#include "kernels/fused.cuh"
 
 namespace actk {
 namespace detail {
@@ -36,6 +37,10 @@ void check_launch(const char* what, const char* call) {
 
 void cuda_elementwise(const ElementwiseCall& c) {
   with_storage(c.dtype, "cuda_elementwise", [&](auto s) { launch_elementwise_typed<decltype(s)>(c); });
+}
+
+void cuda_fused(const FusedCall& c) {
+  with_storage(c.dtype, "cuda_fused", [&](auto s) { fused_dtype<decltype(s)>(c); });
 }
 
 namespace {

@@ -7,10 +7,10 @@
 //                              cub::WarpReduce; reads the row once, writes it once
 //   inner == 1, the row (fwd)  "slice" kernel, block per row: the row cached in shared memory in
 //   or y and dy (bwd) fit in   its storage type (so 16-bit rows twice as long fit), the dynamic
-//   a quarter of one block's   limit raised once; 16-byte loads/stores when every row is 16-byte
+//   half of one block's     limit raised once; 16-byte loads/stores when every row is 16-byte
 //   shared memory              aligned; cub::BlockReduce; one read
-//   sm_90, longer rows          the same slice kernel over a thread-block cluster of 2, 4 or 8
-//   (up to 8 blocks' worth)     blocks: each block caches its slice of the row in its own shared
+//   sm_90, longer rows         the same slice kernel over a thread-block cluster of 2, 4 or 8
+//   (up to 8 blocks' worth)    blocks: each block caches its slice of the row in its own shared
 //                              memory, and the blocks exchange their slice statistics through
 //                              distributed shared memory (cluster.map_shared_rank); one read
 //   below sm_90: rows that fit in one block's whole shared memory take the slice kernel alone
@@ -67,7 +67,8 @@ struct Sum {
 template <class T> struct Stats {
   T m, k, r;
 };
-/// Merges two statistics; associative, so any fixed reduction shape gives a deterministic result.
+/// Merges two statistics (associative in exact arithmetic; in float the fixed shape of every
+/// reduction here is what makes the result the same bits every run).
 struct MergeStats {
   template <class T> __device__ __forceinline__ Stats<T> operator()(const Stats<T>& a, const Stats<T>& b) const {
     const T m = MaxNan{}(a.m, b.m);
@@ -214,7 +215,7 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- slice kernels: a block (or a cluster of blocks) per row, the row in shared memory ---------
 
-constexpr int kSliceThreads = 512;  // up to 4 resident blocks per SM
+constexpr int kSliceThreads = 512;  // with at most 64 registers: 2 resident blocks per SM
 constexpr int kSliceUnroll = 4;     // loads in flight per thread
 constexpr std::int64_t kSliceAlign = 8;  // slice starts are multiples of 8 elements (16 bytes for 16-bit)
 
@@ -301,8 +302,9 @@ template <bool kCluster, class V> __device__ __forceinline__ V* cluster_peer(V* 
 /// Forward. Rows go to clusters (or blocks) grid-stride; block `rank` of a cluster owns columns
 /// [rank * chunk, (rank + 1) * chunk) of the row. Each block reduces its slice to Stats, publishes
 /// them in its shared memory, and after a cluster barrier thread 0 of every block merges all of
-/// them in rank order (the same result in every block). A second barrier ends each row so no block
-/// overwrites (or, at exit, releases) its statistics while another may still read them.
+/// them in rank order (the same result in every block). The published statistics alternate
+/// between two slots by row parity, so one cluster barrier per row suffices; a last one at exit
+/// keeps every block's shared memory alive while peers may still read it.
 template <class S, bool kCluster>
 __global__ void __launch_bounds__(kSliceThreads, 2)
     softmax_slice_fwd(const S* x, S* y, std::int64_t rows, std::int64_t cols, std::int64_t chunk, bool vec, bool log,
@@ -315,12 +317,14 @@ __global__ void __launch_bounds__(kSliceThreads, 2)
   __shared__ typename BlockReduce::TempStorage tmp;
   __shared__ typename BlockReduceS::TempStorage tmps;
   __shared__ T bmax;
-  __shared__ Stats<T> mine, all;
+  __shared__ Stats<T> mine[2], all;  // mine: by row parity (see below)
   unsigned rank, nblk;
   cluster_rank<kCluster>(rank, nblk);
+  if (static_cast<std::int64_t>(nblk) * chunk < cols) __trap();  // launched without its cluster
   const std::int64_t c0 = rank * chunk < cols ? rank * chunk : cols;
   const std::int64_t len = cols - c0 < chunk ? cols - c0 : chunk;
-  for (std::int64_t r = blockIdx.x / nblk; r < rows; r += gridDim.x / nblk) {
+  int parity = 0;
+  for (std::int64_t r = blockIdx.x / nblk; r < rows; r += gridDim.x / nblk, parity ^= 1) {
     T m = -inf_of<T>();
     slice_load(x + r * cols + c0, row, len, vec, [&](T v) { m = MaxNan{}(m, v); });
     m = BlockReduce(tmp).Reduce(m, MaxNan{});
@@ -334,11 +338,11 @@ __global__ void __launch_bounds__(kSliceThreads, 2)
       else st.r += dexp(v - m);
     }
     st = BlockReduceS(tmps).Reduce(st, MergeStats{});
-    if (threadIdx.x == 0) mine = st;
-    cluster_sync<kCluster>();  // every block's `mine` is published
+    if (threadIdx.x == 0) mine[parity] = st;
+    cluster_sync<kCluster>();  // every block's mine[parity] is published
     if (threadIdx.x == 0) {
-      Stats<T> a = *cluster_peer<kCluster>(&mine, 0);
-      for (unsigned q = 1; q < nblk; ++q) a = MergeStats{}(a, *cluster_peer<kCluster>(&mine, q));
+      Stats<T> a = *cluster_peer<kCluster>(&mine[parity], 0);
+      for (unsigned q = 1; q < nblk; ++q) a = MergeStats{}(a, *cluster_peer<kCluster>(&mine[parity], q));
       all = a;
     }
     __syncthreads();
@@ -348,8 +352,12 @@ __global__ void __launch_bounds__(kSliceThreads, 2)
     slice_store(y + r * cols + c0, len, vec, bl.beta != T(0), [&](std::int64_t j, const S* old) {
       return out_value<S>(state, log, masked_zero, dload(row[j]), st.m, scale, bl, old);
     });
-    cluster_sync<kCluster>();  // the row cache, bmax, mine and all are reused by the next row
+    // The row cache, bmax and all are this block's own: a block barrier before the next row reuses
+    // them. mine[parity] is next written two rows on, after the next row's cluster barrier, which
+    // no block passes before every peer has finished reading it here.
+    __syncthreads();
   }
+  cluster_sync<kCluster>();  // no block leaves (its shared memory) while a peer may still read it
 }
 
 /// Backward: the slice of y and of dy cached (dy at row + chunk), sum(dy y) (or sum(dy)) and the
@@ -374,12 +382,14 @@ __global__ void __launch_bounds__(kSliceThreads, 2)
   S* gs = ys + chunk;  // chunk is a multiple of 8 elements: 16-byte aligned
   using BlockReduce = cub::BlockReduce<GradSum<T>, kSliceThreads>;
   __shared__ typename BlockReduce::TempStorage tmp;
-  __shared__ GradSum<T> mine, all;
+  __shared__ GradSum<T> mine[2], all;  // mine: by row parity, as the forward
   unsigned rank, nblk;
   cluster_rank<kCluster>(rank, nblk);
+  if (static_cast<std::int64_t>(nblk) * chunk < cols) __trap();  // launched without its cluster
   const std::int64_t c0 = rank * chunk < cols ? rank * chunk : cols;
   const std::int64_t len = cols - c0 < chunk ? cols - c0 : chunk;
-  for (std::int64_t r = blockIdx.x / nblk; r < rows; r += gridDim.x / nblk) {
+  int parity = 0;
+  for (std::int64_t r = blockIdx.x / nblk; r < rows; r += gridDim.x / nblk, parity ^= 1) {
     slice_load(y + r * cols + c0, ys, len, vec, [](T) {});
     slice_load(dy + r * cols + c0, gs, len, vec, [](T) {});
     __syncthreads();
@@ -390,11 +400,11 @@ __global__ void __launch_bounds__(kSliceThreads, 2)
       gsum.unmasked += !is_masked_elem(log, yv);
     }
     gsum = BlockReduce(tmp).Reduce(gsum, SumGrad{});
-    if (threadIdx.x == 0) mine = gsum;
+    if (threadIdx.x == 0) mine[parity] = gsum;
     cluster_sync<kCluster>();
     if (threadIdx.x == 0) {
-      GradSum<T> a = *cluster_peer<kCluster>(&mine, 0);
-      for (unsigned q = 1; q < nblk; ++q) a = SumGrad{}(a, *cluster_peer<kCluster>(&mine, q));
+      GradSum<T> a = *cluster_peer<kCluster>(&mine[parity], 0);
+      for (unsigned q = 1; q < nblk; ++q) a = SumGrad{}(a, *cluster_peer<kCluster>(&mine[parity], q));
       all = a;
     }
     __syncthreads();
@@ -403,8 +413,9 @@ __global__ void __launch_bounds__(kSliceThreads, 2)
     slice_store(dx + r * cols + c0, len, vec, bl.beta != T(0), [&](std::int64_t j, const S* old) {
       return grad_value<S>(log, masked, dload(ys[j]), dload(gs[j]), s, bl, old);
     });
-    cluster_sync<kCluster>();
+    __syncthreads();
   }
+  cluster_sync<kCluster>();
 }
 
 // ---- rows too long for shared memory: two passes ----------------------------------------------
@@ -577,6 +588,7 @@ template <auto Kernel> SliceInfo slice_setup(bool cluster_kernel, const char* ca
       check_launch("cudaFuncSetAttribute", call);
     int best = 0, active = 0;
     if (cluster_kernel && device_attr<cudaDevAttrComputeCapabilityMajor>() >= 9 && fa.ptxVersion >= 90) {
+      const cudaError_t pending = cudaPeekAtLastError();  // someone else's error: leave it for them
       for (int cs : {8, 4, 2}) {
         cudaLaunchConfig_t cfg{};
         cudaLaunchAttribute at[1];
@@ -596,7 +608,7 @@ template <auto Kernel> SliceInfo slice_setup(bool cluster_kernel, const char* ca
           break;
         }
       }
-      (void)cudaGetLastError();  // a refused size is an answer, not an error for the next launch
+      if (pending == cudaSuccess) (void)cudaGetLastError();  // a refused size is an answer, not an error
     }
     v = 1 + best * 1000000 + (active < 999999 ? active : 999999);
     state[dev].store(v, std::memory_order_release);
@@ -622,8 +634,9 @@ template <class S, int ELEMS> void launch_warp(const SoftmaxCall& c, cudaStream_
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
 
 /// The slice path for rows of the last axis, if the row fits on chip: one block per row when the
-/// row's cache fits in a quarter of the limit (several rows per SM in flight), else a cluster of
-/// the fewest blocks whose slices fit in a quarter of it, else in all of it; below sm_90, one
+/// row's cache fits in half the limit (two rows per SM in flight: the kernels are held to 64
+/// registers, two 512-thread blocks per SM), else a cluster of the fewest blocks whose slices fit
+/// in half of it, else in all of it; below sm_90, one
 /// block with up to the whole limit. Returns false when no slice path fits (the caller then takes
 /// the two-pass kernels).
 template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const char* call) {
@@ -635,7 +648,7 @@ template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const
   S* out = static_cast<S*>(c.out);
   const std::int64_t cols = c.axis, rows = c.outer;
   const std::int64_t per_col = static_cast<std::int64_t>(sizeof(S)) * (c.backward ? 2 : 1);  // bytes cached per column
-  const std::int64_t limit = slice_smem_limit(), quarter = limit / 4;
+  const std::int64_t limit = slice_smem_limit(), half = limit / 2;  // 2 blocks per SM (64 registers)
   // 16-byte accesses: every row start aligned in every pointer
   const bool vec = cols % N == 0 && misalign(in) == 0 && misalign(out) == 0 && (!c.backward || misalign(dy) == 0);
   SliceInfo info;
@@ -650,9 +663,9 @@ template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const
 
   int cs = 0;  // 0: one block per row
   std::int64_t chunk = round_up(cols, kSliceAlign);
-  if (chunk * per_col > quarter) {
+  if (chunk * per_col > half) {
     for (int pass = 0; pass < 2 && cs == 0; ++pass) {
-      const std::int64_t budget = pass == 0 ? quarter : limit;
+      const std::int64_t budget = pass == 0 ? half : limit;
       for (int k = 2; k <= max_cluster; k *= 2) {
         const std::int64_t ch = round_up((cols + k - 1) / k, kSliceAlign);
         if (ch * per_col <= budget) {
@@ -676,7 +689,7 @@ template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const
   }
   // one cluster per row, as many clusters as can be resident (at least one wave's worth of SMs)
   std::int64_t clusters = active > 0 ? active : 1;
-  const std::int64_t wave = sm_count() / cs;
+  const std::int64_t wave = 2 * sm_count() / cs;  // two blocks per SM where the slices fit
   if (clusters < wave) clusters = wave;
   if (clusters > rows) clusters = rows;
   if (clusters < 1) clusters = 1;
@@ -695,9 +708,11 @@ template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const
   const bool lg = c.log, mz = c.masked_zero;
   const cudaError_t e = c.backward ? cudaLaunchKernelEx(&cfg, softmax_slice_bwd<S, true>, in, dy, out, rows, cols, chunk, vec, lg, mz, bl)
                                    : cudaLaunchKernelEx(&cfg, softmax_slice_fwd<S, true>, in, out, rows, cols, chunk, vec, lg, mz, bl);
-  if (e != cudaSuccess)
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();  // reported here; not left for the next call to find
     throw Error(Status::cuda_error, std::string("actk::") + call + ": softmax kernel (thread-block cluster of " +
                                         std::to_string(cs) + ") failed: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
+  }
   check_launch("softmax kernel (thread-block cluster)", call);
   return true;
 }

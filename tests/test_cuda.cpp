@@ -449,7 +449,7 @@ template <class S> void softmax_all_cols() {
   for (std::int64_t cols : kSoftmaxCols) {
     const std::int64_t rows = std::max<std::int64_t>(1, std::min<std::int64_t>(37, (std::int64_t{1} << 21) / cols));
     softmax_case<S>(rows, cols, 1, 0);
-    if (cols <= 4224) softmax_case<S>(3, cols, 1, 1);       // misaligned
+    if (cols <= 65537) softmax_case<S>(3, cols, 1, 1);      // misaligned (a cluster's scalar path too)
     if (cols <= 2049) softmax_case<S>(2, cols, 5, 0);       // middle axis
   }
 }
@@ -465,11 +465,15 @@ TEST(CudaSoftmax, SemanticsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
   // rows: all -inf, one +inf, one NaN, a length-1 row is covered by cols = 1 above
+  // 3 rows, then the same 3 rows 20 times over (60 rows: clusters and blocks take several rows each)
   for (std::int64_t cols : {std::int64_t{4}, std::int64_t{3000}, std::int64_t{100000}}) {
     std::vector<float> x(3 * cols, 0.5f);
     for (std::int64_t c = 0; c < cols; ++c) x[c] = static_cast<float>(-inf);
     x[cols + 1] = static_cast<float>(inf);
     x[2 * cols + 2] = static_cast<float>(nan);
+    const std::vector<float> three = x;
+    for (int k = 1; k < 20; ++k) x.insert(x.end(), three.begin(), three.end());
+    const std::int64_t rows = 60;
     float *dx_, *dy_, *dg_;
     CUDA_OK(cudaMalloc(&dx_, x.size() * 4));
     CUDA_OK(cudaMalloc(&dy_, x.size() * 4));
@@ -479,14 +483,14 @@ TEST(CudaSoftmax, SemanticsMatchTheCpu) {
     CUDA_OK(cudaMemcpy(dg_, g.data(), g.size() * 4, cudaMemcpyHostToDevice));
     for (unsigned f : {0u, 1u, 2u, 3u}) {
       std::vector<float> ref(x.size()), got(x.size()), dref(x.size()), dgot(x.size());
-      actk::softmax_forward(DType::float32, x.data(), ref.data(), 3, cols, 1, f, Backend::cpu);
-      actk::softmax_forward(DType::float32, dx_, dy_, 3, cols, 1, f);
+      actk::softmax_forward(DType::float32, x.data(), ref.data(), rows, cols, 1, f, Backend::cpu);
+      actk::softmax_forward(DType::float32, dx_, dy_, rows, cols, 1, f);
       CUDA_OK(cudaMemcpy(got.data(), dy_, x.size() * 4, cudaMemcpyDeviceToHost));
       // backward from y, in place over dy (the masked flag's zero gradient included)
-      actk::softmax_backward(DType::float32, ref.data(), g.data(), dref.data(), 3, cols, 1, f, Backend::cpu);
+      actk::softmax_backward(DType::float32, ref.data(), g.data(), dref.data(), rows, cols, 1, f, Backend::cpu);
       CUDA_OK(cudaMemcpy(dg_, g.data(), g.size() * 4, cudaMemcpyHostToDevice));
       CUDA_OK(cudaMemcpy(dy_, ref.data(), ref.size() * 4, cudaMemcpyHostToDevice));
-      actk::softmax_backward(DType::float32, dy_, dg_, dg_, 3, cols, 1, f);
+      actk::softmax_backward(DType::float32, dy_, dg_, dg_, rows, cols, 1, f);
       CUDA_OK(cudaMemcpy(dgot.data(), dg_, x.size() * 4, cudaMemcpyDeviceToHost));
       for (std::size_t i = 0; i < x.size(); ++i) {
         ASSERT_TRUE((std::isnan(ref[i]) && std::isnan(got[i])) || ref[i] == got[i] || std::fabs(ref[i] - got[i]) < 1e-6f)
@@ -572,11 +576,13 @@ template <class S> std::vector<S> finite_data(std::size_t n, std::uint64_t seed)
   return v;
 }
 
-template <class S> S* upload(const std::vector<S>& h) {
+/// A device copy of h starting `off` elements into a fresh allocation (misaligned when off > 0);
+/// free it with cudaFree(p - off).
+template <class S> S* upload(const std::vector<S>& h, std::size_t off = 0) {
   S* d = nullptr;
-  EXPECT_EQ(cudaMalloc(&d, std::max<std::size_t>(1, h.size()) * sizeof(S)), cudaSuccess);
-  EXPECT_EQ(cudaMemcpy(d, h.data(), h.size() * sizeof(S), cudaMemcpyHostToDevice), cudaSuccess);
-  return d;
+  EXPECT_EQ(cudaMalloc(&d, std::max<std::size_t>(1, h.size() + off) * sizeof(S)), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(d + off, h.data(), h.size() * sizeof(S), cudaMemcpyHostToDevice), cudaSuccess);
+  return d + off;
 }
 template <class S> std::vector<S> download(const S* d, std::size_t n) {
   std::vector<S> h(n);
@@ -590,7 +596,10 @@ template <class S> bool close(S got, S ref, double bound) {
                                                                                (1 + std::fabs(static_cast<double>(ref)));
 }
 
-template <class S> void fused_case(Op op, std::int64_t rows, std::int64_t cols) {
+/// Every fused op on the GPU against the CPU reference for one shape, every device pointer `off`
+/// elements past a 16-byte boundary (off = 0 and cols a multiple of the vector width: the
+/// vectorized kernels; otherwise the scalar ones).
+template <class S> void fused_case(Op op, std::int64_t rows, std::int64_t cols, std::size_t off = 0) {
   const std::int64_t n = rows * cols;
   const DType dt = actk::dtype_of<S>::value;
   const auto x = finite_data<S>(n, 71), b = finite_data<S>(cols, 72), dy = finite_data<S>(n, 73), y0 = finite_data<S>(n, 74);
@@ -600,7 +609,8 @@ template <class S> void fused_case(Op op, std::int64_t rows, std::int64_t cols) 
   std::vector<S> y_ref = y0, dx_ref = y0, db_ref(cols), pre_ref(n);
   actk::bias_act_forward(op, dt, x.data(), b.data(), y_ref.data(), rows, cols, {}, pre_ref.data(), blend, Backend::cpu);
   actk::bias_act_backward(op, dt, x.data(), b.data(), dy.data(), dx_ref.data(), db_ref.data(), rows, cols, {}, blend, Backend::cpu);
-  S *dX = upload(x), *dB = upload(b), *dDY = upload(dy), *dY = upload(y0), *dDX = upload(y0), *dDB = upload(db_ref), *dPRE = upload(pre_ref);
+  S *dX = upload(x, off), *dB = upload(b, off), *dDY = upload(dy, off), *dY = upload(y0, off), *dDX = upload(y0, off),
+    *dDB = upload(db_ref, off), *dPRE = upload(pre_ref, off);
   actk::bias_act_forward(op, dt, dX, dB, dY, rows, cols, {}, dPRE, blend);
   actk::bias_act_backward(op, dt, dX, dB, dDY, dDX, dDB, rows, cols, {}, blend);
   const auto y = download(dY, n), dx = download(dDX, n), db = download(dDB, cols), pre = download(dPRE, n);
@@ -622,7 +632,7 @@ template <class S> void fused_case(Op op, std::int64_t rows, std::int64_t cols) 
   actk::gated_forward(op, dt, cat.data(), cat.data() + cols, 2 * cols, gy_ref.data(), rows, cols, {}, {}, Backend::cpu);
   actk::gated_backward(op, dt, cat.data(), cat.data() + cols, 2 * cols, dy.data(), gcat_ref.data(), gcat_ref.data() + cols, rows,
                        cols, {}, {}, Backend::cpu);
-  S *dCAT = upload(cat), *dGY = upload(gy_ref);
+  S *dCAT = upload(cat, off), *dGY = upload(gy_ref, off);
   actk::gated_forward(op, dt, dCAT, dCAT + cols, 2 * cols, dGY, rows, cols);
   actk::gated_backward(op, dt, dCAT, dCAT + cols, 2 * cols, dDY, dCAT, dCAT + cols, rows, cols);
   const auto gy = download(dGY, n), gcat = download(dCAT, 2 * n);
@@ -631,7 +641,7 @@ template <class S> void fused_case(Op op, std::int64_t rows, std::int64_t cols) 
     if (!close(gy[i], gy_ref[i], bound)) ADD_FAILURE() << op_name(op) << " gated y i=" << i, ++bad;
   for (std::int64_t i = 0; i < 2 * n && bad < 5; ++i)
     if (!close(gcat[i], gcat_ref[i], bound)) ADD_FAILURE() << op_name(op) << " gated grads i=" << i, ++bad;
-  for (S* p : {dX, dB, dDY, dY, dDX, dDB, dPRE, dCAT, dGY}) cudaFree(p);
+  for (S* p : {dX, dB, dDY, dY, dDX, dDB, dPRE, dCAT, dGY}) cudaFree(p - off);
 }
 
 }  // namespace
@@ -645,6 +655,23 @@ TEST(CudaFused, BiasActAndGatedMatchTheCpu) {
   for (std::int64_t cols : {1, 3, 1023}) {
     fused_case<float16>(Op::gelu, 9, cols);
     fused_case<double>(Op::silu, 5, cols);
+  }
+}
+
+// Whole 16-byte vectors per row: the vectorized kernels (bias, gated with a 2*cols row stride,
+// blending, in place), and the same shapes misaligned by one element (the scalar kernels).
+TEST(CudaFused, VectorizedKernelsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (std::size_t off : {std::size_t{0}, std::size_t{1}}) {
+    for (Op op : {Op::gelu, Op::silu, Op::relu, Op::gelu_tanh}) {
+      fused_case<float>(op, 300, 256, off);
+      fused_case<bfloat16>(op, 17, 4096, off);
+    }
+    fused_case<float>(Op::gelu, 3, 4, off);  // one vector per row
+    fused_case<float16>(Op::silu, 9, 8, off);
+    fused_case<float16>(Op::gelu, 33, 1024, off);
+    fused_case<double>(Op::silu, 5, 2, off);
+    fused_case<double>(Op::gelu, 7, 1024, off);
   }
 }
 

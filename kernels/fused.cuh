@@ -1,0 +1,299 @@
+// kernels/fused.cuh: the fused ops on the GPU, instantiated per storage type in
+// kernels/fused_<type>.cu: bias + activation (forward; backward with dbias reduced in two
+// fixed-order stages, no float atomics) and gated activations (forward; both gradients in one
+// pass), with cuDNN-style blending (out = alpha * r + beta * out; beta = 0 never reads out).
+// One pass over memory each; the element math is the op list's functors, in float (double for
+// float64).
+//   - vectorized kernels (16-byte loads and stores, kUnroll vectors in flight per thread, as the
+//     element-wise launcher) when every row is made of whole vectors: cols (and the gated input's
+//     row stride) a multiple of the vector width and every pointer 16-byte aligned; a vector then
+//     never straddles two rows, so its bias (or its gate/value position) is one vector too;
+//   - grid-stride scalar kernels otherwise (any shape, any element alignment).
+// Row/column of a flat index: 32-bit division when the tensor has fewer than 2^32 elements.
+#pragma once
+
+#include "kernels/elementwise.cuh"
+
+namespace actk {
+namespace detail {
+
+template <class S, class T> __device__ __forceinline__ S blend_out(T r, T alpha, T beta, const S* out, std::int64_t i) {
+  return finish<S>(r, BlendT<T>{alpha, beta}, out + i);
+}
+
+template <class Fn, class S>
+__global__ void __launch_bounds__(kThreads)
+    bias_fwd_kernel(const S* x, const S* bias, S* y, S* pre, std::int64_t n, std::int64_t cols, P<typename Compute<S>::type> p,
+                    typename Compute<S>::type alpha, typename Compute<S>::type beta) {
+  using T = typename Compute<S>::type;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
+    const T z = dload(x[i]) + (bias ? dload(bias[i % cols]) : T(0));
+    const S r = blend_out<S>(Fn::forward(z, p), alpha, beta, y, i);
+    if (pre) pre[i] = dstore<S>(z);
+    y[i] = r;
+  }
+}
+
+template <class Fn, class S>
+__global__ void __launch_bounds__(kThreads)
+    bias_bwd_kernel(const S* x, const S* bias, const S* dy, S* dx, std::int64_t n, std::int64_t cols,
+                    P<typename Compute<S>::type> p, typename Compute<S>::type alpha, typename Compute<S>::type beta) {
+  using T = typename Compute<S>::type;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
+    const T z = dload(x[i]) + (bias ? dload(bias[i % cols]) : T(0));
+    dx[i] = blend_out<S>(Fn::backward_from_input(z, dload(dy[i]), p), alpha, beta, dx, i);
+  }
+}
+
+// dbias stage 1: block (column block cb, row chunk rc); thread = one column, its rows of the chunk
+// in order, in double. Neighbouring threads read neighbouring columns (coalesced).
+template <class Fn, class S>
+__global__ void __launch_bounds__(kThreads)
+    dbias_partial(const S* x, const S* bias, const S* dy, double* partial, std::int64_t rows, std::int64_t cols,
+                  std::int64_t chunks, P<typename Compute<S>::type> p) {
+  using T = typename Compute<S>::type;
+  const std::int64_t col_blocks = (cols + kThreads - 1) / kThreads;
+  const std::int64_t cb = blockIdx.x % col_blocks, rc = blockIdx.x / col_blocks;
+  const std::int64_t col = cb * kThreads + threadIdx.x;
+  if (col >= cols) return;
+  const std::int64_t per = (rows + chunks - 1) / chunks, r0 = rc * per, r1 = r0 + per < rows ? r0 + per : rows;
+  const T b = bias ? dload(bias[col]) : T(0);
+  double s = 0;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::int64_t i = r * cols + col;
+    s += static_cast<double>(Fn::backward_from_input(dload(x[i]) + b, dload(dy[i]), p));
+  }
+  partial[rc * cols + col] = s;
+}
+
+// dbias stage 2: thread = one column, its chunks' partials in order, rounded once.
+template <class S>
+__global__ void __launch_bounds__(kThreads)
+    dbias_final(const double* partial, S* dbias, std::int64_t cols, std::int64_t chunks, double alpha) {
+  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (col >= cols) return;
+  double s = 0;
+  for (std::int64_t k = 0; k < chunks; ++k) s += partial[k * cols + col];
+  s *= alpha;
+  if constexpr (std::is_same_v<S, double>) dbias[col] = s;
+  else if constexpr (std::is_same_v<S, float>) dbias[col] = static_cast<float>(s);
+  else dbias[col] = S(s);
+}
+
+template <class Fn, class S>
+__global__ void __launch_bounds__(kThreads)
+    gated_kernel(const S* gate, const S* value, std::int64_t stride, const S* dy, S* out, S* out2, std::int64_t n,
+                 std::int64_t cols, bool backward, P<typename Compute<S>::type> p, typename Compute<S>::type alpha,
+                 typename Compute<S>::type beta) {
+  using T = typename Compute<S>::type;
+  for (std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; o < n;
+       o += static_cast<std::int64_t>(gridDim.x) * kThreads) {
+    const std::int64_t i = (o / cols) * stride + o % cols;
+    const T g = dload(gate[i]), v = dload(value[i]);
+    if (!backward) {
+      out[o] = blend_out<S>(Fn::forward(g, p) * v, alpha, beta, out, o);
+    } else {
+      const T d = dload(dy[o]);
+      const S dg = blend_out<S>(Fn::backward_from_input(g, d * v, p), alpha, beta, out, i);
+      const S dv = blend_out<S>(d * Fn::forward(g, p), alpha, beta, out2, i);
+      out[i] = dg;  // after both reads: dgate/dvalue may be gate/value (in place)
+      out2[i] = dv;
+    }
+  }
+}
+
+// ---- vectorized kernels (whole vectors per row, every pointer 16-byte aligned) -----------------
+
+/// Row and column of flat element e of a [rows, cols] tensor.
+__device__ __forceinline__ void row_col(std::int64_t e, std::int64_t cols, bool small, std::int64_t& r, std::int64_t& c) {
+  if (small) {
+    const unsigned q = static_cast<unsigned>(e) / static_cast<unsigned>(cols);
+    r = q;
+    c = static_cast<std::int64_t>(static_cast<unsigned>(e) - q * static_cast<unsigned>(cols));
+  } else {
+    r = e / cols;
+    c = e - r * cols;
+  }
+}
+
+/// Bias + activation, vectorized: forward y = f(x + b) (pre = x + b on request), or backward
+/// dx = f'(x + b) dy. The bias of vector i is the vector at its column.
+template <class Fn, class S, bool kBackward>
+__global__ void __launch_bounds__(kThreads)
+    bias_vec(const S* x, const S* bias, const S* dy, S* out, S* pre, std::int64_t nvec, std::int64_t cols, bool small,
+             P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
+  using T = typename Compute<S>::type;
+  constexpr int N = Vec<S>::N;
+  const auto* vx = reinterpret_cast<const Vec<S>*>(x);
+  const auto* vb = reinterpret_cast<const Vec<S>*>(bias);
+  const auto* vg = reinterpret_cast<const Vec<S>*>(dy);
+  auto* vout = reinterpret_cast<Vec<S>*>(out);
+  auto* vpre = reinterpret_cast<Vec<S>*>(pre);
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; base < nvec; base += stride * kUnroll) {
+    Vec<S> a[kUnroll], b[kUnroll], g[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t i = base + u * stride;
+      if (i < nvec) {
+        a[u] = vx[i];
+        if constexpr (kBackward) g[u] = vg[i];
+        if (bias) {
+          std::int64_t r, c;
+          row_col(i * N, cols, small, r, c);
+          b[u] = vb[c / N];
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t i = base + u * stride;
+      if (i < nvec) {
+        Vec<S> r, z, old;
+        if (bl.beta != T(0)) old = vout[i];
+#pragma unroll
+        for (int k = 0; k < N; ++k) {
+          const T zk = dload(a[u].v[k]) + (bias ? dload(b[u].v[k]) : T(0));
+          if constexpr (kBackward) {
+            r.v[k] = finish<S>(Fn::backward_from_input(zk, dload(g[u].v[k]), p), bl, &old.v[k]);
+          } else {
+            z.v[k] = dstore<S>(zk);
+            r.v[k] = finish<S>(Fn::forward(zk, p), bl, &old.v[k]);
+          }
+        }
+        if constexpr (!kBackward) {
+          if (pre) vpre[i] = z;
+        }
+        vout[i] = r;
+      }
+    }
+  }
+}
+
+/// Gated, vectorized: output vector o covers elements [o N, o N + N) of row r; its gate and value
+/// are the vector at r * stride + c of each input (stride and c multiples of N).
+template <class Fn, class S>
+__global__ void __launch_bounds__(kThreads)
+    gated_vec(const S* gate, const S* value, std::int64_t stride_in, const S* dy, S* out, S* out2, std::int64_t nvec,
+              std::int64_t cols, bool small, bool backward, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
+  using T = typename Compute<S>::type;
+  constexpr int N = Vec<S>::N;
+  const auto* vgate = reinterpret_cast<const Vec<S>*>(gate);
+  const auto* vval = reinterpret_cast<const Vec<S>*>(value);
+  const auto* vdy = reinterpret_cast<const Vec<S>*>(dy);
+  auto* vout = reinterpret_cast<Vec<S>*>(out);
+  auto* vout2 = reinterpret_cast<Vec<S>*>(out2);
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; base < nvec; base += stride * kUnroll) {
+    Vec<S> g[kUnroll], v[kUnroll], d[kUnroll];
+    std::int64_t at[kUnroll];  // the inputs' vector index
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t o = base + u * stride;
+      if (o < nvec) {
+        std::int64_t r, c;
+        row_col(o * N, cols, small, r, c);
+        at[u] = (r * stride_in + c) / N;
+        g[u] = vgate[at[u]];
+        v[u] = vval[at[u]];
+        if (backward) d[u] = vdy[o];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t o = base + u * stride;
+      if (o >= nvec) continue;
+      if (!backward) {
+        Vec<S> r, old;
+        if (bl.beta != T(0)) old = vout[o];
+#pragma unroll
+        for (int k = 0; k < N; ++k) r.v[k] = finish<S>(Fn::forward(dload(g[u].v[k]), p) * dload(v[u].v[k]), bl, &old.v[k]);
+        vout[o] = r;
+      } else {
+        Vec<S> dg, dv, old, old2;
+        if (bl.beta != T(0)) old = vout[at[u]], old2 = vout2[at[u]];
+#pragma unroll
+        for (int k = 0; k < N; ++k) {
+          const T gk = dload(g[u].v[k]), vk = dload(v[u].v[k]), dk = dload(d[u].v[k]);
+          dg.v[k] = finish<S>(Fn::backward_from_input(gk, dk * vk, p), bl, &old.v[k]);
+          dv.v[k] = finish<S>(dk * Fn::forward(gk, p), bl, &old2.v[k]);
+        }
+        vout[at[u]] = dg;  // after both reads: dgate/dvalue may be gate/value (in place)
+        vout2[at[u]] = dv;
+      }
+    }
+  }
+}
+
+template <class Fn, class S> void fused_typed(const FusedCall& c) {
+  using T = typename Compute<S>::type;
+  const P<T> p = P<T>::make(c.a, c.b);
+  const T alpha = static_cast<T>(c.alpha), beta = static_cast<T>(c.beta);
+  const auto* x = static_cast<const S*>(c.x);
+  const auto* aux = static_cast<const S*>(c.aux);
+  const auto* dy = static_cast<const S*>(c.dy);
+  auto* out = static_cast<S*>(c.out);
+  auto* out2 = static_cast<S*>(c.out2);
+  cudaStream_t s = static_cast<cudaStream_t>(c.stream);
+  const std::int64_t n = c.rows * c.cols;
+  constexpr int N = Vec<S>::N;
+  const BlendT<T> bl{alpha, beta};
+  auto aligned = [](const void* q) { return q == nullptr || misalign(q) == 0; };  // null: not used
+  const bool whole_vectors = c.cols % N == 0;
+  const std::int64_t nvec = n / N;
+  const bool small = n < (std::int64_t{1} << 32);  // flat indices and cols fit in 32 bits
+  const int vgrid = grid_for((nvec + kUnroll - 1) / kUnroll);
+  const char* call = c.kind == FusedKind::bias_fwd ? "bias_act_forward"
+                     : c.kind == FusedKind::bias_bwd ? "bias_act_backward"
+                     : c.kind == FusedKind::gated_fwd ? "gated_forward" : "gated_backward";
+  switch (c.kind) {
+    case FusedKind::bias_fwd:
+      if (whole_vectors && aligned(x) && aligned(aux) && aligned(out) && aligned(out2))
+        bias_vec<Fn, S, false><<<vgrid, kThreads, 0, s>>>(x, aux, nullptr, out, out2, nvec, c.cols, small, p, bl);
+      else bias_fwd_kernel<Fn, S><<<grid_for(n), kThreads, 0, s>>>(x, aux, out, out2, n, c.cols, p, alpha, beta);
+      break;
+    case FusedKind::bias_bwd:
+      if (out2 != nullptr) {  // dbias before dx: dx may alias x or dy
+        const std::int64_t chunks = dbias_row_chunks(c.rows);
+        const std::int64_t col_blocks = (c.cols + kThreads - 1) / kThreads;
+        Scratch scratch(c.workspace, static_cast<std::size_t>(chunks * c.cols) * sizeof(double), s, call);
+        auto* partial = static_cast<double*>(scratch.ptr);
+        if (c.rows > 0)
+          dbias_partial<Fn, S><<<static_cast<unsigned>(col_blocks * chunks), kThreads, 0, s>>>(x, aux, dy, partial, c.rows, c.cols, chunks, p);
+        else if (cudaMemsetAsync(partial, 0, static_cast<std::size_t>(chunks * c.cols) * sizeof(double), s) != cudaSuccess)
+          check_launch("cudaMemsetAsync", call);
+        dbias_final<S><<<static_cast<unsigned>(col_blocks), kThreads, 0, s>>>(partial, out2, c.cols, chunks, c.alpha);
+        check_launch("dbias kernels", call);
+      }
+      if (n == 0) break;
+      if (whole_vectors && aligned(x) && aligned(aux) && aligned(dy) && aligned(out))
+        bias_vec<Fn, S, true><<<vgrid, kThreads, 0, s>>>(x, aux, dy, out, nullptr, nvec, c.cols, small, p, bl);
+      else bias_bwd_kernel<Fn, S><<<grid_for(n), kThreads, 0, s>>>(x, aux, dy, out, n, c.cols, p, alpha, beta);
+      break;
+    case FusedKind::gated_fwd:
+    case FusedKind::gated_bwd:
+      if (whole_vectors && c.in_stride % N == 0 && aligned(x) && aligned(aux) && aligned(dy) && aligned(out) && aligned(out2))
+        gated_vec<Fn, S><<<vgrid, kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, nvec, c.cols, small,
+                                                    c.kind == FusedKind::gated_bwd, p, bl);
+      else
+        gated_kernel<Fn, S><<<grid_for(n), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, n, c.cols,
+                                                             c.kind == FusedKind::gated_bwd, p, alpha, beta);
+      break;
+  }
+  check_launch("fused kernel", call);
+}
+
+/// Every fused op for storage type S (instantiated in kernels/fused_<type>.cu).
+template <class S> void fused_dtype(const FusedCall& c) {
+  with_op(c.op, [&](auto tag) { fused_typed<typename decltype(tag)::fn, S>(c); });
+}
+
+extern template void fused_dtype<float>(const FusedCall&);
+extern template void fused_dtype<double>(const FusedCall&);
+extern template void fused_dtype<float16>(const FusedCall&);
+extern template void fused_dtype<bfloat16>(const FusedCall&);
+
+}  // namespace detail
+}  // namespace actk

@@ -334,11 +334,11 @@ def fused_case(lib, op, dname, direction, sizes, device, stream, gen, timer, has
                     check(lib, lib.actk_bias_act_forward(ident.value, None, code, a.data_ptr(), b.data_ptr(), tmp.data_ptr(),
                                                          rows, cols, None, 1.0, 0.0, 0, stream))
                     check(lib, lib.actk_forward(op_id.value, None, code, tmp.data_ptr(), y.data_ptr(), n, 0, stream))
-            else:
-                gate_c = a.contiguous()  # a [rows, cols] gate for the element-wise call
+            else:  # contiguous [rows, cols] gate and value: one in_stride (cols) serves both
+                gate_c, value_c = a.contiguous(), b.contiguous()
                 def unfused_call():
                     check(lib, lib.actk_forward(op_id.value, None, code, gate_c.data_ptr(), tmp.data_ptr(), n, 0, stream))
-                    check(lib, lib.actk_gated_forward(ident.value, None, code, tmp.data_ptr(), b.data_ptr(), 2 * cols,
+                    check(lib, lib.actk_gated_forward(ident.value, None, code, tmp.data_ptr(), value_c.data_ptr(), cols,
                                                       y.data_ptr(), rows, cols, 1.0, 0.0, 0, stream))
             outs = [y]
             exact = [fn(*args64)]

@@ -134,6 +134,49 @@ void check_buffers(const char* call, const Buf* bufs, int nb, std::size_t elem) 
   }
 }
 
+/// Whether two [rows, cols] views with the same row stride (elements), starting at a and b (both
+/// aligned to elem), share an element: b - a = k * stride + (c2 - c1) with |k| < rows, |c2 - c1| < cols.
+bool views_collide(const void* a, const void* b, std::int64_t rows, std::int64_t cols, std::int64_t stride, std::size_t elem) {
+  if (rows <= 0 || cols <= 0) return false;
+  const std::uint64_t ua = reinterpret_cast<std::uintptr_t>(a), ub = reinterpret_cast<std::uintptr_t>(b);
+  const std::uint64_t gap = (ua < ub ? ub - ua : ua - ub) / elem;  // elements apart (symmetric)
+  const std::uint64_t k = gap / static_cast<std::uint64_t>(stride);  // rows apart, then the remainder
+  const std::uint64_t rem = gap - k * static_cast<std::uint64_t>(stride);
+  const std::uint64_t r = static_cast<std::uint64_t>(rows), c = static_cast<std::uint64_t>(cols);
+  return (k < r && rem < c) || (k + 1 < r && static_cast<std::uint64_t>(stride) - rem < c);
+}
+
+/// Gated ops' aliasing: an output may be an input of the same layout (in place: each element is
+/// read and written by one thread), nothing else may share an element with an output. gate,
+/// value, dgate and dvalue are [rows, cols] views with row stride in_stride; y and dy have stride cols.
+struct View {
+  const char* name;
+  const void* p;
+  std::int64_t stride;
+  bool written;
+};
+void check_gated_aliasing(const char* call, const View* v, int nv, std::int64_t rows, std::int64_t cols, std::size_t elem) {
+  for (int i = 0; i < nv; ++i) {
+    if (!v[i].written) continue;
+    for (int j = 0; j < nv; ++j) {
+      if (j == i) continue;
+      bool collide;
+      if (v[i].stride == v[j].stride) {
+        collide = views_collide(v[i].p, v[j].p, rows, cols, v[i].stride, elem);
+      } else {  // different layouts: their extents must not overlap
+        const std::uint64_t s0 = reinterpret_cast<std::uintptr_t>(v[i].p), s1 = reinterpret_cast<std::uintptr_t>(v[j].p);
+        const std::uint64_t e0 = s0 + static_cast<std::uint64_t>((rows - 1) * v[i].stride + cols) * elem;
+        const std::uint64_t e1 = s1 + static_cast<std::uint64_t>((rows - 1) * v[j].stride + cols) * elem;
+        collide = s0 < e1 && s1 < e0;
+      }
+      const bool in_place = v[i].p == v[j].p && v[i].stride == v[j].stride && !v[j].written;
+      if (collide && !in_place)
+        fail(Status::invalid_argument, call, std::string("arguments '") + v[i].name + "' and '" + v[j].name +
+                                                 "' share elements; an output may only be an input of the same layout (in place)");
+    }
+  }
+}
+
 /// Picks the backend from the pointers (automatic) or checks the requested one against them.
 Backend choose_backend(const char* call, Backend requested, const Buf* bufs, int nb) {
   if (requested == Backend::cuda) {
@@ -378,7 +421,7 @@ void run_fused(const char* call, detail::FusedKind kind, Op op, DType dtype, con
       bufs[nb++] = {"dx", out, n, true};
       bufs[nb++] = {"dbias", out2, out2 ? cols : 0, true};
       break;
-    case K::gated_fwd:  // strided buffers interleave: null/alignment/extent checks only
+    case K::gated_fwd:  // strided buffers interleave: null/alignment/extent checks here, aliasing below
       bufs[nb++] = {"gate", x, span, false};
       bufs[nb++] = {"value", aux, span, false};
       bufs[nb++] = {"y", out, n, false};
@@ -392,6 +435,14 @@ void run_fused(const char* call, detail::FusedKind kind, Op op, DType dtype, con
       break;
   }
   check_buffers(call, bufs, nb, elem);
+  if (kind == K::gated_fwd) {
+    const View v[] = {{"gate", x, in_stride, false}, {"value", aux, in_stride, false}, {"y", out, cols, true}};
+    check_gated_aliasing(call, v, 3, rows, cols, elem);
+  } else if (kind == K::gated_bwd) {
+    const View v[] = {{"gate", x, in_stride, false}, {"value", aux, in_stride, false}, {"dy", dy, cols, false},
+                      {"dgate", out, in_stride, true}, {"dvalue", out2, in_stride, true}};
+    check_gated_aliasing(call, v, 5, rows, cols, elem);
+  }
   if (kind == K::bias_bwd && out2 != nullptr) {  // dbias is written first: it may alias no input
     const std::uint64_t d0 = reinterpret_cast<std::uintptr_t>(out2), d1 = d0 + static_cast<std::uint64_t>(cols) * elem;
     for (int i : {0, 1, 2}) {

@@ -201,6 +201,42 @@ TEST(Blend, PlainActivationsAndSoftmax) {
             ACTK_ERROR_INVALID_ARGUMENT);
 }
 
+// Gated ops: an output may be an input of the same layout (in place), nothing else may share an
+// element with an output; refused calls write nothing.
+TEST(Fused, GatedAliasingRules) {
+  const std::int64_t rows = 3, cols = 4;
+  std::vector<float> cat(2 * rows * cols, 0.25f), dy(rows * cols, 1.0f), y(rows * cols, -9.0f), big(64, 0.5f);
+  float* g = cat.data();
+  float* v = cat.data() + cols;
+  // allowed: the concatenated layout in place (dgate = gate, dvalue = value), interleaved halves
+  EXPECT_NO_THROW(actk::gated_backward(Op::silu, DType::float32, g, v, 2 * cols, dy.data(), g, v, rows, cols));
+  // allowed: two-tensor layout, y in place over the gate (same stride)
+  std::vector<float> gate(rows * cols, 0.5f), value(rows * cols, 2.0f);
+  EXPECT_NO_THROW(actk::gated_forward(Op::silu, DType::float32, gate.data(), value.data(), cols, gate.data(), rows, cols));
+  // refused: y (stride cols) over a gate of stride 2 cols: other threads still read it
+  const std::vector<float> before = cat;
+  EXPECT_THROW(actk::gated_forward(Op::silu, DType::float32, g, v, 2 * cols, g, rows, cols), Error);
+  // refused: dgate shifted by one element from gate, dvalue over dgate, dgate over dy
+  EXPECT_THROW(actk::gated_backward(Op::silu, DType::float32, g, v, 2 * cols, dy.data(), g + 1, v, rows, cols), Error);
+  EXPECT_THROW(actk::gated_backward(Op::silu, DType::float32, g, v, 2 * cols, dy.data(), g, g, rows, cols), Error);
+  EXPECT_THROW(actk::gated_backward(Op::silu, DType::float32, gate.data(), value.data(), cols, dy.data(), dy.data() + 1,
+                                    value.data(), rows, cols),
+               Error);
+  // refused: dvalue's rows land on the gate's rows one row further down (offset = in_stride)
+  EXPECT_THROW(actk::gated_backward(Op::silu, DType::float32, g, v, 2 * cols, dy.data(), g, g + 2 * cols, rows, cols), Error);
+  EXPECT_EQ(cat, before) << "a refused call wrote";
+  // allowed: dgate over dy when both have stride cols (the element is read and written by one thread)
+  std::vector<float> dy2 = dy;
+  EXPECT_NO_THROW(actk::gated_backward(Op::silu, DType::float32, gate.data(), value.data(), cols, dy2.data(), dy2.data(),
+                                       value.data(), rows, cols));
+  // allowed: outputs in a disjoint buffer; and offsets that only look close (beyond the last row)
+  EXPECT_NO_THROW(actk::gated_backward(Op::silu, DType::float32, g, v, 2 * cols, dy.data(), big.data(), big.data() + cols, rows,
+                                       cols));
+  std::vector<float> tall(static_cast<std::size_t>(4 * 2 * cols * rows), 0.5f);
+  EXPECT_NO_THROW(actk::gated_backward(Op::silu, DType::float32, tall.data(), tall.data() + cols, 2 * cols, dy.data(),
+                                       tall.data() + rows * 2 * cols, tall.data() + rows * 2 * cols + cols, rows, cols));
+}
+
 TEST(Fused, ValidationAndTheCAbi) {
   std::vector<float> x(12, 0.5f), y(12, -9.0f), b(4, 0.0f), dy(12, 1.0f), dx(12);
   EXPECT_THROW(actk::gated_forward(Op::silu, DType::float32, x.data(), x.data() + 2, 3, y.data(), 3, 4), Error);  // stride < cols

@@ -140,13 +140,16 @@ ACTK_API std::size_t bias_act_backward_workspace_bytes(DType dtype, std::int64_t
 /// sreglu = squared_relu). gate and value rows are `in_stride` elements apart: two tensors
 /// [rows, cols] have in_stride = cols; one [rows, 2*cols] tensor with the gate first (Transformer
 /// Engine's order) is gate = in, value = in + cols, in_stride = 2*cols (PyTorch's F.glu puts the
-/// value first: swap the two pointers). y is [rows, cols], contiguous.
+/// value first: swap the two pointers). y is [rows, cols], contiguous; it may be the gate or the
+/// value itself only when in_stride == cols, and may share no other element with them.
 ACTK_API void gated_forward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
                             std::int64_t rows, std::int64_t cols, const Params& params = {}, Blend blend = {},
                             Backend backend = Backend::automatic, Stream stream = nullptr);
 /// Both halves' gradients in one pass: dgate = dy * value * f'(gate), dvalue = dy * f(gate) (each
 /// blended), written with the input's layout (in_stride); dy is [rows, cols]. dgate/dvalue may be
-/// gate/value themselves (in place).
+/// gate/value themselves (in place; or dy, when in_stride == cols); any other shared element
+/// between an output and another buffer is refused (Status::invalid_argument), as are
+/// dgate == dvalue.
 ACTK_API void gated_backward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride,
                              const void* dy, void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols,
                              const Params& params = {}, Blend blend = {}, Backend backend = Backend::automatic,

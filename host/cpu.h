@@ -43,22 +43,54 @@ template <class S> inline double blend(double r, double alpha, double beta, cons
   return r;
 }
 
+/// One element through the op, in double.
 template <class Fn, Dir D, class S>
-void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, double alpha, double beta) {
-  parallel_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
-    for (std::int64_t i = lo; i < hi; ++i) {
-      const double x = load(in[i]);
-      double r;
-      if constexpr (D == Dir::forward) r = Fn::forward(x, p);
-      else if constexpr (D == Dir::from_input) r = Fn::backward_from_input(x, load(dy[i]), p);
-      else r = Fn::backward_from_output(x, load(dy[i]), p);
-      out[i] = store<S>(blend(r, alpha, beta, out + i));
-    }
-  });
+[[gnu::always_inline]] inline double elem(const S* in, const S* dy, std::int64_t i, const P<double>& p) {
+  const double x = load(in[i]);
+  if constexpr (D == Dir::forward) return Fn::forward(x, p);
+  else if constexpr (D == Dir::from_input) return Fn::backward_from_input(x, load(dy[i]), p);
+  else return Fn::backward_from_output(x, load(dy[i]), p);
 }
 
-/// The element-wise CPU path for one storage type (instantiated in host/cpu_<type>.cpp).
-template <class S> void cpu_elementwise_typed(const ElementwiseCall& c) {
+/// Elements [lo, hi): the op in double, blended (as blend()), rounded once. Always inlined, so
+/// each chunk variant compiles it for its own instruction set; `omp simd` lets the compiler
+/// vectorize it where the functor's math has vector variants (host/simd_math.h). Each element is
+/// read before it is written (in place is fine).
+template <class Fn, Dir D, class S>
+[[gnu::always_inline]] inline void chunk_body(const S* in, const S* dy, S* out, std::int64_t lo, std::int64_t hi,
+                                              const P<double>& p, double alpha, double beta) {
+  if (beta == 0.0) {
+#pragma omp simd
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const double r = elem<Fn, D>(in, dy, i, p);
+      out[i] = store<S>(alpha == 1.0 ? r : r * alpha);
+    }
+  } else {
+#pragma omp simd
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const double r = elem<Fn, D>(in, dy, i, p);
+      out[i] = store<S>((alpha == 1.0 ? r : r * alpha) + beta * load(out[i]));
+    }
+  }
+}
+
+/// The portable chunk loop (the baseline instruction set, scalar glibc math).
+struct ChunkBase {
+  template <class Fn, Dir D, class S>
+  static void run(const S* in, const S* dy, S* out, std::int64_t lo, std::int64_t hi, const P<double>& p, double alpha,
+                  double beta) {
+    chunk_body<Fn, D, S>(in, dy, out, lo, hi, p, alpha, beta);
+  }
+};
+
+template <class Fn, Dir D, class S, class Chunk>
+void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, double alpha, double beta) {
+  parallel_chunks(n, [&](std::int64_t lo, std::int64_t hi) { Chunk::template run<Fn, D, S>(in, dy, out, lo, hi, p, alpha, beta); });
+}
+
+/// The element-wise CPU path for one storage type (instantiated in host/cpu_<type>.cpp with the
+/// portable chunk loop, and for float in host/cpu_avx2_f32.cpp with the AVX2 one).
+template <class S, class Chunk = ChunkBase> void cpu_elementwise_typed(const ElementwiseCall& c) {
   const auto* in = static_cast<const S*>(c.in);
   const auto* dy = static_cast<const S*>(c.dy);
   auto* out = static_cast<S*>(c.out);
@@ -67,10 +99,10 @@ template <class S> void cpu_elementwise_typed(const ElementwiseCall& c) {
     using Tag = decltype(tag);
     using Fn = typename Tag::fn;
     switch (c.dir) {
-      case Dir::forward: cpu_loop<Fn, Dir::forward>(in, dy, out, c.n, p, c.alpha, c.beta); break;
-      case Dir::from_input: cpu_loop<Fn, Dir::from_input>(in, dy, out, c.n, p, c.alpha, c.beta); break;
+      case Dir::forward: cpu_loop<Fn, Dir::forward, S, Chunk>(in, dy, out, c.n, p, c.alpha, c.beta); break;
+      case Dir::from_input: cpu_loop<Fn, Dir::from_input, S, Chunk>(in, dy, out, c.n, p, c.alpha, c.beta); break;
       case Dir::from_output:
-        if constexpr (Tag::from_output) cpu_loop<Fn, Dir::from_output>(in, dy, out, c.n, p, c.alpha, c.beta);
+        if constexpr (Tag::from_output) cpu_loop<Fn, Dir::from_output, S, Chunk>(in, dy, out, c.n, p, c.alpha, c.beta);
         break;
     }
   });
@@ -81,6 +113,15 @@ extern template void cpu_elementwise_typed<float>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<double>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<float16>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<bfloat16>(const ElementwiseCall&);
+
+/// The same loops compiled for AVX2 + FMA with libmvec's vector math (host/cpu_avx2_f32.cpp;
+/// built where ACTK_CPU_AVX2 is defined, run where the CPU has both). float32 only: the 16-bit
+/// conversions do not vectorize (measured: no gain), float64 keeps glibc's scalar math.
+template <class S> void cpu_elementwise_avx2(const ElementwiseCall& c);
+template <> void cpu_elementwise_avx2<float>(const ElementwiseCall& c);
+/// Whether the element-wise CPU path takes the AVX2 loops: built with them, the CPU has AVX2 and
+/// FMA, and the environment does not say ACTK_CPU_SIMD=0 (read once).
+bool cpu_use_avx2();
 
 }  // namespace detail
 }  // namespace actk

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "actk/actk_c.h"
 #include "common.h"
@@ -199,6 +200,48 @@ TEST(Blend, PlainActivationsAndSoftmax) {
   EXPECT_DOUBLE_EQ(cy[3], 2.0 * std::tanh(x[3]) + y0[3]);
   EXPECT_EQ(actk_softmax_forward_ex(ACTK_FLOAT64, sx.data(), cy.data(), rows, cols, 1, 0, ACTK_BACKEND_CPU, nullptr, NAN, 0.0),
             ACTK_ERROR_INVALID_ARGUMENT);
+}
+
+// bias + activation in place (y = x, pre = x, dx = x, dx = dy) gives the out-of-place bits; the
+// blend (beta != 0) reads the output's old contents, so each reference starts from a copy of them.
+template <class S> void bias_in_place_case(std::int64_t rows, std::int64_t cols) {
+  const DType dt = actk::dtype_of<S>::value;
+  const std::size_t n = static_cast<std::size_t>(rows * cols);
+  std::vector<S> x(n), b(static_cast<std::size_t>(cols)), dy(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = S(0.37 * static_cast<double>(i % 23) - 4.0);
+    dy[i] = S(0.11 * static_cast<double>(i % 7) - 0.3);
+  }
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = S(0.05 * static_cast<double>(i) - 1.0);
+  const actk::Blend bl{0.5, 0.25};
+  auto same = [](const std::vector<S>& u, const std::vector<S>& v) { return std::memcmp(u.data(), v.data(), u.size() * sizeof(S)) == 0; };
+  // y = x
+  std::vector<S> y_ref = x, xy = x;
+  actk::bias_act_forward(Op::gelu, dt, x.data(), b.data(), y_ref.data(), rows, cols, {}, nullptr, bl);
+  actk::bias_act_forward(Op::gelu, dt, xy.data(), b.data(), xy.data(), rows, cols, {}, nullptr, bl);
+  EXPECT_TRUE(same(xy, y_ref)) << "y = x, cols " << cols;
+  // pre = x
+  std::vector<S> y1(n, S(1.0)), pre(n), y2(n, S(1.0)), xp = x;
+  actk::bias_act_forward(Op::gelu, dt, x.data(), b.data(), y1.data(), rows, cols, {}, pre.data(), bl);
+  actk::bias_act_forward(Op::gelu, dt, xp.data(), b.data(), y2.data(), rows, cols, {}, xp.data(), bl);
+  EXPECT_TRUE(same(xp, pre) && same(y2, y1)) << "pre = x, cols " << cols;
+  // dx = x and dx = dy
+  std::vector<S> ref_x = x, ref_dy = dy, dx_x = x, dx_dy = dy;
+  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dy.data(), ref_x.data(), nullptr, rows, cols, {}, bl);
+  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dy.data(), ref_dy.data(), nullptr, rows, cols, {}, bl);
+  actk::bias_act_backward(Op::gelu, dt, dx_x.data(), b.data(), dy.data(), dx_x.data(), nullptr, rows, cols, {}, bl);
+  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dx_dy.data(), dx_dy.data(), nullptr, rows, cols, {}, bl);
+  EXPECT_TRUE(same(dx_x, ref_x)) << "dx = x, cols " << cols;
+  EXPECT_TRUE(same(dx_dy, ref_dy)) << "dx = dy, cols " << cols;
+}
+
+TEST(Fused, BiasActInPlace) {
+  for (std::int64_t cols : {std::int64_t{1}, std::int64_t{37}, std::int64_t{64}}) {
+    bias_in_place_case<float>(3, cols);
+    bias_in_place_case<double>(3, cols);
+    bias_in_place_case<bfloat16>(3, cols);
+    bias_in_place_case<float16>(2, cols);
+  }
 }
 
 // Gated ops: an output may be an input of the same layout (in place), nothing else may share an

@@ -648,7 +648,11 @@ template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const
   S* out = static_cast<S*>(c.out);
   const std::int64_t cols = c.axis, rows = c.outer;
   const std::int64_t per_col = static_cast<std::int64_t>(sizeof(S)) * (c.backward ? 2 : 1);  // bytes cached per column
-  const std::int64_t limit = slice_smem_limit(), half = limit / 2;  // 2 blocks per SM (64 registers)
+  // two blocks per SM (the kernels are held to 64 registers): each gets half the SM's shared
+  // memory less the 1 KiB the hardware reserves per block and the kernels' static share (< 2 KiB)
+  const std::int64_t limit = slice_smem_limit();
+  const std::int64_t per_sm_half = device_attr<cudaDevAttrMaxSharedMemoryPerMultiprocessor>() / 2 - 3072;
+  const std::int64_t half = per_sm_half < limit ? per_sm_half : limit;
   // 16-byte accesses: every row start aligned in every pointer
   const bool vec = cols % N == 0 && misalign(in) == 0 && misalign(out) == 0 && (!c.backward || misalign(dy) == 0);
   SliceInfo info;

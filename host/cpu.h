@@ -43,33 +43,40 @@ template <class S> inline double blend(double r, double alpha, double beta, cons
   return r;
 }
 
+/// How a chunk loop converts storage <-> double: load/store above (the portable loops); the AVX2
+/// loops swap in conversions that vectorize and give the same bits.
+struct ConvertBase {
+  template <class S> static double ld(S v) { return load(v); }
+  template <class S> static S st(double v) { return store<S>(v); }
+};
+
 /// One element through the op, in double.
-template <class Fn, Dir D, class S>
+template <class Fn, Dir D, class S, class Cv>
 [[gnu::always_inline]] inline double elem(const S* in, const S* dy, std::int64_t i, const P<double>& p) {
-  const double x = load(in[i]);
+  const double x = Cv::ld(in[i]);
   if constexpr (D == Dir::forward) return Fn::forward(x, p);
-  else if constexpr (D == Dir::from_input) return Fn::backward_from_input(x, load(dy[i]), p);
-  else return Fn::backward_from_output(x, load(dy[i]), p);
+  else if constexpr (D == Dir::from_input) return Fn::backward_from_input(x, Cv::ld(dy[i]), p);
+  else return Fn::backward_from_output(x, Cv::ld(dy[i]), p);
 }
 
 /// Elements [lo, hi): the op in double, blended (as blend()), rounded once. Always inlined, so
 /// each chunk variant compiles it for its own instruction set; `omp simd` lets the compiler
 /// vectorize it where the functor's math has vector variants (host/simd_math.h). Each element is
 /// read before it is written (in place is fine).
-template <class Fn, Dir D, class S>
+template <class Fn, Dir D, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void chunk_body(const S* in, const S* dy, S* out, std::int64_t lo, std::int64_t hi,
                                               const P<double>& p, double alpha, double beta) {
   if (beta == 0.0) {
 #pragma omp simd
     for (std::int64_t i = lo; i < hi; ++i) {
-      const double r = elem<Fn, D>(in, dy, i, p);
-      out[i] = store<S>(alpha == 1.0 ? r : r * alpha);
+      const double r = elem<Fn, D, S, Cv>(in, dy, i, p);
+      out[i] = Cv::template st<S>(alpha == 1.0 ? r : r * alpha);
     }
   } else {
 #pragma omp simd
     for (std::int64_t i = lo; i < hi; ++i) {
-      const double r = elem<Fn, D>(in, dy, i, p);
-      out[i] = store<S>((alpha == 1.0 ? r : r * alpha) + beta * load(out[i]));
+      const double r = elem<Fn, D, S, Cv>(in, dy, i, p);
+      out[i] = Cv::template st<S>((alpha == 1.0 ? r : r * alpha) + beta * Cv::ld(out[i]));
     }
   }
 }
@@ -89,7 +96,7 @@ void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, dou
 }
 
 /// The element-wise CPU path for one storage type (instantiated in host/cpu_<type>.cpp with the
-/// portable chunk loop, and for float in host/cpu_avx2_f32.cpp with the AVX2 one).
+/// portable chunk loop, and for float and bfloat16 in host/cpu_avx2.cpp with the AVX2 one).
 template <class S, class Chunk = ChunkBase> void cpu_elementwise_typed(const ElementwiseCall& c) {
   const auto* in = static_cast<const S*>(c.in);
   const auto* dy = static_cast<const S*>(c.dy);
@@ -114,11 +121,13 @@ extern template void cpu_elementwise_typed<double>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<float16>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<bfloat16>(const ElementwiseCall&);
 
-/// The same loops compiled for AVX2 + FMA with libmvec's vector math (host/cpu_avx2_f32.cpp;
-/// built where ACTK_CPU_AVX2 is defined, run where the CPU has both). float32 only: the 16-bit
-/// conversions do not vectorize (measured: no gain), float64 keeps glibc's scalar math.
+/// The same loops compiled for AVX2 + FMA with libmvec's vector math (host/cpu_avx2.cpp;
+/// built where ACTK_CPU_AVX2 is defined, run where the CPU has both). float32 and bfloat16 (its
+/// rounding rewritten to vectorize); float16's conversions do not vectorize (no AVX2 loops: no
+/// gain), float64 keeps glibc's scalar math.
 template <class S> void cpu_elementwise_avx2(const ElementwiseCall& c);
 template <> void cpu_elementwise_avx2<float>(const ElementwiseCall& c);
+template <> void cpu_elementwise_avx2<bfloat16>(const ElementwiseCall& c);
 /// Whether the element-wise CPU path takes the AVX2 loops: built with them, the CPU has AVX2 and
 /// FMA, and the environment does not say ACTK_CPU_SIMD=0 (read once).
 bool cpu_use_avx2();

@@ -2,7 +2,7 @@
 // backward with dbias summed in double in row order) and gated activations (forward, and both
 // halves' gradients in one pass), with cuDNN-style output blending. The element math is the op
 // list's functors in double, rounded once, as for the plain ops. The loops are in
-// host/cpu_fused.h (row at a time); float32 on AVX2 CPUs takes host/cpu_avx2_f32.cpp's build of them.
+// host/cpu_fused.h (row at a time); float32 on AVX2 CPUs takes host/cpu_avx2.cpp's build of them.
 #include <type_traits>
 
 #include "host/cpu_fused.h"

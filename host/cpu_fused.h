@@ -1,6 +1,6 @@
 // host/cpu_fused.h: the fused ops' CPU loops, one row (or a column range of one row) at a time,
 // so no element needs a division to find its column. The row bodies are always inlined into a
-// "rows" policy: FusedRowsBase here (the portable build) and an AVX2 one in host/cpu_avx2_f32.cpp
+// "rows" policy: FusedRowsBase here (the portable build) and an AVX2 one in host/cpu_avx2.cpp
 // (vectorized against libmvec), exactly as the element-wise chunks (host/cpu.h). Each element is
 // read before it is written, so the in-place layouts the API allows are safe.
 #pragma once
@@ -166,7 +166,7 @@ template <class S, class Rows = FusedRowsBase> void cpu_fused_typed(const FusedC
   with_op(c.op, [&](auto tag) { cpu_fused_op<typename decltype(tag)::fn, S, Rows>(c); });
 }
 
-/// The AVX2 rows (host/cpu_avx2_f32.cpp), float only; used where cpu_use_avx2().
+/// The AVX2 rows (host/cpu_avx2.cpp), float only; used where cpu_use_avx2().
 template <class S> void cpu_fused_avx2(const FusedCall& c);
 template <> void cpu_fused_avx2<float>(const FusedCall& c);
 

@@ -88,7 +88,7 @@ void cpu_elementwise(const ElementwiseCall& c) {
   with_storage(c.dtype, "cpu_elementwise", [&](auto s) {
     using S = decltype(s);
 #if defined(ACTK_CPU_AVX2)
-    if constexpr (std::is_same_v<S, float>) {  // see cpu_elementwise_avx2
+    if constexpr (std::is_same_v<S, float> || std::is_same_v<S, bfloat16>) {  // see cpu_elementwise_avx2
       if (cpu_use_avx2()) return cpu_elementwise_avx2<S>(c);
     }
 #endif

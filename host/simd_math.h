@@ -1,10 +1,10 @@
 // host/simd_math.h: declares glibc's vector math (libmvec) variants of the double functions the
-// op functors call, so that a loop over them compiled for AVX2 (host/cpu_avx2_f32.cpp) calls
+// op functors call, so that a loop over them compiled for AVX2 (host/cpu_avx2.cpp) calls
 // 4-wide exp, tanh, erfc, ... instead of one element at a time. glibc declares these itself only
 // under -ffast-math; declaring them here keeps IEEE semantics everywhere else (no fast-math).
 // libmvec's double functions are accurate to a few double ulps (glibc manual, "Known Maximum Errors
-// in Math Functions"): invisible once the double result is rounded to float, which is all the
-// AVX2 loops serve (float64 data keeps the scalar glibc path).
+// in Math Functions"): invisible once the double result is rounded to float or bfloat16, which is
+// all the AVX2 loops serve (float64 data keeps the scalar glibc path).
 // Include only from the AVX2 translation units, before any other header.
 #pragma once
 

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
+#include "actk/functors.h"
 #include "common.h"
 
 namespace {
@@ -143,6 +146,65 @@ TEST(Semantics, GeluIsNotFlushedInItsTail) {
     const double want = 0.5 * x * std::erfc(-x / std::sqrt(2.0));
     EXPECT_LT(y, 0.0) << x;
     EXPECT_NEAR(y, want, std::fabs(want) * 1e-6) << x;
+  }
+}
+
+// Double rounding traps: y = slope * x lands a hair above or below a 16-bit midpoint, closer than a
+// float ulp, so rounding through float first (float, then to nearest even) would pick the wrong
+// neighbour. 64 copies per call, so vectorized loops run them; every result must be the double
+// product rounded once (normal and subnormal ranges, both signs, both sides of the midpoint).
+template <class S> void no_double_rounding(int mant, int min_exp) {
+  std::vector<std::pair<double, double>> cases;  // (x, slope), x a power of two: the product is exact
+  for (int e : {0, 5, -3, min_exp}) {
+    for (double side : {1.0, -1.0}) {
+      const double ulp = std::ldexp(1.0, -mant);     // the 16-bit spacing on [1, 2)
+      const double mid = 1.0 + 5.5 * ulp;            // a midpoint
+      const double slope = mid + side * std::ldexp(1.0, -40);  // far below a float ulp away from it
+      cases.push_back({std::ldexp(1.0, e), slope});
+      cases.push_back({-std::ldexp(1.0, e), slope});
+    }
+  }
+  // subnormal results: x = the smallest subnormal, slope = k + 1/2 +- tiny
+  const double tiny = std::ldexp(1.0, min_exp - mant);
+  for (double side : {1.0, -1.0}) cases.push_back({tiny, 5.5 + side * std::ldexp(1.0, -30)});
+  for (const auto& [xv, slope] : cases) {
+    const std::vector<S> x(64, S(xv));
+    std::vector<S> y(64);
+    actk::forward(Op::linear, x.data(), y.data(), 64, {slope});
+    const S want = S(static_cast<double>(x[0]) * slope);
+    for (const S& v : y) ASSERT_EQ(v.bits, want.bits) << "x " << xv << " slope " << slope << ": " << static_cast<double>(v) << " vs " << static_cast<double>(want);
+  }
+}
+TEST(Semantics, NoDoubleRoundingBFloat16) { no_double_rounding<bfloat16>(7, -126); }
+TEST(Semantics, NoDoubleRoundingFloat16) { no_double_rounding<float16>(10, -14); }
+
+// Every bfloat16 input through exponential and softsign (and their backward with dy = 1/3) in
+// one call, so the vectorized CPU loops (where the CPU has AVX2) run it: each result must be the
+// double result rounded once by half.h's reference rounding (overflow to inf, underflow through
+// the subnormals to zero, NaN), whatever loop computed it.
+TEST(Semantics, BFloat16RoundsOnceOnEveryLoop) {
+  std::vector<bfloat16> x(65536), dy(65536, bfloat16(1.0 / 3.0)), y(65536), dx(65536);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = bfloat16::from_bits(static_cast<std::uint16_t>(i));
+  const double g = static_cast<double>(bfloat16(1.0 / 3.0));
+  for (Op op : {Op::exponential, Op::softsign}) {
+    actk::forward(op, x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+    actk::backward(op, From::input, x.data(), dy.data(), dx.data(), static_cast<std::int64_t>(x.size()));
+    int bad = 0;
+    for (std::size_t i = 0; i < x.size() && bad < 5; ++i) {
+      const double v = static_cast<double>(x[i]);
+      const actk::P<double> p = actk::P<double>::make(0.0, 0.0);  // the functors in double, as the CPU loops
+      const double f = op == Op::exponential ? actk::ops::Exponential::forward(v, p) : actk::ops::Softsign::forward(v, p);
+      const double d = op == Op::exponential ? actk::ops::Exponential::backward_from_input(v, g, p)
+                                             : actk::ops::Softsign::backward_from_input(v, g, p);
+      const bfloat16 want_y = bfloat16(f), want_dx = bfloat16(d);
+      const bool y_ok = (std::isnan(f) && std::isnan(static_cast<double>(y[i]))) || y[i].bits == want_y.bits;
+      const bool dx_ok = (std::isnan(d) && std::isnan(static_cast<double>(dx[i]))) || dx[i].bits == want_dx.bits;
+      if (!y_ok || !dx_ok)
+        ADD_FAILURE() << op_name(op) << " x bits 0x" << std::hex << i << std::dec << " (" << v << "): y " << static_cast<double>(y[i])
+                      << " want " << static_cast<double>(want_y) << ", dx " << static_cast<double>(dx[i]) << " want "
+                      << static_cast<double>(want_dx),
+            ++bad;
+    }
   }
 }
 

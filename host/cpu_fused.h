@@ -18,67 +18,82 @@ namespace detail {
   if (beta == 0.0) {                                                                               \
     _Pragma("omp simd") for (std::int64_t j = 0; j < (N); ++j) {                                   \
       const double r_ = (VALUE);                                                                   \
-      (OUT)[j] = store<S>(alpha == 1.0 ? r_ : r_ * alpha);                                         \
+      (OUT)[j] = Cv::template st<S>(alpha == 1.0 ? r_ : r_ * alpha);                                         \
     }                                                                                              \
   } else {                                                                                         \
     _Pragma("omp simd") for (std::int64_t j = 0; j < (N); ++j) {                                   \
       const double r_ = (VALUE);                                                                   \
-      (OUT)[j] = store<S>((alpha == 1.0 ? r_ : r_ * alpha) + beta * load((OUT)[j]));               \
+      (OUT)[j] = Cv::template st<S>((alpha == 1.0 ? r_ : r_ * alpha) + beta * Cv::ld((OUT)[j]));               \
     }                                                                                              \
   }
 
 /// y = f(x + b) over one row (pre = x + b rounded, when asked).
-template <class Fn, class S>
+template <class Fn, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void bias_fwd_row(const S* x, const S* b, S* y, S* pre, std::int64_t cols, const P<double>& p,
                                                 double alpha, double beta) {
+  // (no bias: x + 0, as the GPU kernels; the test for b is hoisted out of the loops, which a
+  // conditional load inside would keep from vectorizing)
   if (pre) {  // one pass: y or pre may be x itself (in place), so x[j] is read before either is written
 #pragma omp simd
     for (std::int64_t j = 0; j < cols; ++j) {
-      const double z = load(x[j]) + (b ? load(b[j]) : 0.0), r = Fn::forward(z, p);
+      const double z = Cv::ld(x[j]) + (b ? Cv::ld(b[j]) : 0.0), r = Fn::forward(z, p);
       double o = alpha == 1.0 ? r : r * alpha;
-      if (beta != 0.0) o += beta * load(y[j]);
-      pre[j] = store<S>(z);
-      y[j] = store<S>(o);
+      if (beta != 0.0) o += beta * Cv::ld(y[j]);
+      pre[j] = Cv::template st<S>(z);
+      y[j] = Cv::template st<S>(o);
     }
     return;
   }
-  ACTK_BLEND_ROW(cols, y, Fn::forward(load(x[j]) + (b ? load(b[j]) : 0.0), p))
+  if (b) {
+    ACTK_BLEND_ROW(cols, y, Fn::forward(Cv::ld(x[j]) + Cv::ld(b[j]), p))
+  } else {
+    ACTK_BLEND_ROW(cols, y, Fn::forward(Cv::ld(x[j]) + 0.0, p))
+  }
 }
 
 /// dx = f'(x + b) dy over one row.
-template <class Fn, class S>
+template <class Fn, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void bias_bwd_row(const S* x, const S* b, const S* dy, S* dx, std::int64_t cols, const P<double>& p,
                                                 double alpha, double beta) {
-  ACTK_BLEND_ROW(cols, dx, Fn::backward_from_input(load(x[j]) + (b ? load(b[j]) : 0.0), load(dy[j]), p))
+  if (b) {
+    ACTK_BLEND_ROW(cols, dx, Fn::backward_from_input(Cv::ld(x[j]) + Cv::ld(b[j]), Cv::ld(dy[j]), p))
+  } else {
+    ACTK_BLEND_ROW(cols, dx, Fn::backward_from_input(Cv::ld(x[j]) + 0.0, Cv::ld(dy[j]), p))
+  }
 }
 
 /// sum[j] += f'(x + b) dy over columns [0, n) of one row (rows are added in order: the sum's
 /// order is the rows', whatever the thread count).
-template <class Fn, class S>
+template <class Fn, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void dbias_row(const S* x, const S* b, const S* dy, double* sum, std::int64_t n, const P<double>& p) {
+  if (b) {
 #pragma omp simd
-  for (std::int64_t j = 0; j < n; ++j) sum[j] += Fn::backward_from_input(load(x[j]) + (b ? load(b[j]) : 0.0), load(dy[j]), p);
+    for (std::int64_t j = 0; j < n; ++j) sum[j] += Fn::backward_from_input(Cv::ld(x[j]) + Cv::ld(b[j]), Cv::ld(dy[j]), p);
+  } else {
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) sum[j] += Fn::backward_from_input(Cv::ld(x[j]) + 0.0, Cv::ld(dy[j]), p);
+  }
 }
 
 /// y = f(gate) value over one row.
-template <class Fn, class S>
+template <class Fn, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void gated_fwd_row(const S* g, const S* v, S* y, std::int64_t cols, const P<double>& p, double alpha,
                                                  double beta) {
-  ACTK_BLEND_ROW(cols, y, Fn::forward(load(g[j]), p) * load(v[j]))
+  ACTK_BLEND_ROW(cols, y, Fn::forward(Cv::ld(g[j]), p) * Cv::ld(v[j]))
 }
 
 /// dgate = dy value f'(gate), dvalue = dy f(gate) over one row; both read before either is written.
-template <class Fn, class S>
+template <class Fn, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void gated_bwd_row(const S* g, const S* v, const S* dy, S* dg, S* dv, std::int64_t cols,
                                                  const P<double>& p, double alpha, double beta) {
 #pragma omp simd
   for (std::int64_t j = 0; j < cols; ++j) {
-    const double gj = load(g[j]), vj = load(v[j]), d = load(dy[j]);
+    const double gj = Cv::ld(g[j]), vj = Cv::ld(v[j]), d = Cv::ld(dy[j]);
     double a = Fn::backward_from_input(gj, d * vj, p), c = d * Fn::forward(gj, p);
     if (alpha != 1.0) a *= alpha, c *= alpha;
-    if (beta != 0.0) a += beta * load(dg[j]), c += beta * load(dv[j]);
-    dg[j] = store<S>(a);
-    dv[j] = store<S>(c);
+    if (beta != 0.0) a += beta * Cv::ld(dg[j]), c += beta * Cv::ld(dv[j]);
+    dg[j] = Cv::template st<S>(a);
+    dv[j] = Cv::template st<S>(c);
   }
 }
 
@@ -166,9 +181,10 @@ template <class S, class Rows = FusedRowsBase> void cpu_fused_typed(const FusedC
   with_op(c.op, [&](auto tag) { cpu_fused_op<typename decltype(tag)::fn, S, Rows>(c); });
 }
 
-/// The AVX2 rows (host/cpu_avx2.cpp), float only; used where cpu_use_avx2().
+/// The AVX2 rows (host/cpu_avx2.cpp), float and bfloat16; used where cpu_use_avx2().
 template <class S> void cpu_fused_avx2(const FusedCall& c);
 template <> void cpu_fused_avx2<float>(const FusedCall& c);
+template <> void cpu_fused_avx2<bfloat16>(const FusedCall& c);
 
 }  // namespace detail
 }  // namespace actk

@@ -20,6 +20,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -150,20 +151,39 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- launch helpers -----------------------------------------------------------------------------
 
-/// SM count of the current device (asked once per device, then cached).
-int sm_count();
-
-/// Blocks for `work` thread-items: enough to fill every SM (8 blocks of 256 threads each, the
-/// full 2048 threads), never more than the work needs, at least 1.
-inline int grid_for(std::int64_t work) {
-  const std::int64_t need = (work + kThreads - 1) / kThreads;
-  const std::int64_t cap = static_cast<std::int64_t>(sm_count()) * 8;
-  return static_cast<int>(need < 1 ? 1 : (need < cap ? need : cap));
-}
-
 /// Throws Error(cuda_error) naming the call and `what` if the last launch failed (or an earlier
 /// asynchronous error is pending: CUDA reports those at the next call).
 void check_launch(const char* what, const char* call = nullptr);
+
+/// The per-device caches below hold this many devices; higher ordinals share entry 0.
+constexpr int kMaxDevices = 64;
+/// The current device's index into those caches (one cudaGetDevice).
+int current_device();
+
+/// Attribute A of device `dev` (an index from current_device()), asked once per device and
+/// cached; every attribute asked for is positive (a 0 answer is stored as 1).
+template <cudaDeviceAttr A> int device_attr(int dev) {
+  static std::atomic<int> cache[kMaxDevices];  // 0 = not asked yet; racing first calls store the same value
+  int v = cache[dev].load(std::memory_order_relaxed);
+  if (v == 0) {
+    if (cudaDeviceGetAttribute(&v, A, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
+    if (v <= 0) v = 1;
+    cache[dev].store(v, std::memory_order_relaxed);
+  }
+  return v;
+}
+
+/// SM count of the current device (cached per device).
+inline int sm_count() { return device_attr<cudaDevAttrMultiProcessorCount>(current_device()); }
+
+/// Blocks for `work` thread-items: enough to fill every SM (8 blocks of 256 threads each, the
+/// full 2048 threads), never more than the work needs, at least 1. `sms`: the SM count when the
+/// caller already has it.
+inline int grid_for(std::int64_t work, int sms = 0) {
+  const std::int64_t need = (work + kThreads - 1) / kThreads;
+  const std::int64_t cap = static_cast<std::int64_t>(sms > 0 ? sms : sm_count()) * 8;
+  return static_cast<int>(need < 1 ? 1 : (need < cap ? need : cap));
+}
 
 /// Device scratch for a call: the caller's workspace when given, else taken from the stream-ordered
 /// pool (cudaMallocAsync, or cudaMalloc where the device has no pools) and given back after the

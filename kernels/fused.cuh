@@ -17,19 +17,16 @@
 namespace actk {
 namespace detail {
 
-template <class S, class T> __device__ __forceinline__ S blend_out(T r, T alpha, T beta, const S* out, std::int64_t i) {
-  return finish<S>(r, BlendT<T>{alpha, beta}, out + i);
-}
 
 template <class Fn, class S>
 __global__ void __launch_bounds__(kThreads)
     bias_fwd_kernel(const S* x, const S* bias, S* y, S* pre, std::int64_t n, std::int64_t cols, P<typename Compute<S>::type> p,
-                    typename Compute<S>::type alpha, typename Compute<S>::type beta) {
+                    BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
     const T z = dload(x[i]) + (bias ? dload(bias[i % cols]) : T(0));
-    const S r = blend_out<S>(Fn::forward(z, p), alpha, beta, y, i);
+    const S r = finish<S>(Fn::forward(z, p), bl, y + i);
     if (pre) pre[i] = dstore<S>(z);
     y[i] = r;
   }
@@ -38,12 +35,12 @@ __global__ void __launch_bounds__(kThreads)
 template <class Fn, class S>
 __global__ void __launch_bounds__(kThreads)
     bias_bwd_kernel(const S* x, const S* bias, const S* dy, S* dx, std::int64_t n, std::int64_t cols,
-                    P<typename Compute<S>::type> p, typename Compute<S>::type alpha, typename Compute<S>::type beta) {
+                    P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
     const T z = dload(x[i]) + (bias ? dload(bias[i % cols]) : T(0));
-    dx[i] = blend_out<S>(Fn::backward_from_input(z, dload(dy[i]), p), alpha, beta, dx, i);
+    dx[i] = finish<S>(Fn::backward_from_input(z, dload(dy[i]), p), bl, dx + i);
   }
 }
 
@@ -85,19 +82,18 @@ __global__ void __launch_bounds__(kThreads)
 template <class Fn, class S>
 __global__ void __launch_bounds__(kThreads)
     gated_kernel(const S* gate, const S* value, std::int64_t stride, const S* dy, S* out, S* out2, std::int64_t n,
-                 std::int64_t cols, bool backward, P<typename Compute<S>::type> p, typename Compute<S>::type alpha,
-                 typename Compute<S>::type beta) {
+                 std::int64_t cols, bool backward, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
   for (std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; o < n;
        o += static_cast<std::int64_t>(gridDim.x) * kThreads) {
     const std::int64_t i = (o / cols) * stride + o % cols;
     const T g = dload(gate[i]), v = dload(value[i]);
     if (!backward) {
-      out[o] = blend_out<S>(Fn::forward(g, p) * v, alpha, beta, out, o);
+      out[o] = finish<S>(Fn::forward(g, p) * v, bl, out + o);
     } else {
       const T d = dload(dy[o]);
-      const S dg = blend_out<S>(Fn::backward_from_input(g, d * v, p), alpha, beta, out, i);
-      const S dv = blend_out<S>(d * Fn::forward(g, p), alpha, beta, out2, i);
+      const S dg = finish<S>(Fn::backward_from_input(g, d * v, p), bl, out + i);
+      const S dv = finish<S>(d * Fn::forward(g, p), bl, out2 + i);
       out[i] = dg;  // after both reads: dgate/dvalue may be gate/value (in place)
       out2[i] = dv;
     }
@@ -230,7 +226,7 @@ __global__ void __launch_bounds__(kThreads)
 template <class Fn, class S> void fused_typed(const FusedCall& c) {
   using T = typename Compute<S>::type;
   const P<T> p = P<T>::make(c.a, c.b);
-  const T alpha = static_cast<T>(c.alpha), beta = static_cast<T>(c.beta);
+  const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
   const auto* x = static_cast<const S*>(c.x);
   const auto* aux = static_cast<const S*>(c.aux);
   const auto* dy = static_cast<const S*>(c.dy);
@@ -239,12 +235,12 @@ template <class Fn, class S> void fused_typed(const FusedCall& c) {
   cudaStream_t s = static_cast<cudaStream_t>(c.stream);
   const std::int64_t n = c.rows * c.cols;
   constexpr int N = Vec<S>::N;
-  const BlendT<T> bl{alpha, beta};
   auto aligned = [](const void* q) { return q == nullptr || misalign(q) == 0; };  // null: not used
   const bool whole_vectors = c.cols % N == 0;
   const std::int64_t nvec = n / N;
   const bool small = n < (std::int64_t{1} << 32);  // flat indices and cols fit in 32 bits
-  const int vgrid = grid_for((nvec + kUnroll - 1) / kUnroll);
+  const int sms = sm_count();  // once per call
+  const int vgrid = grid_for((nvec + kUnroll - 1) / kUnroll, sms);
   const char* call = c.kind == FusedKind::bias_fwd ? "bias_act_forward"
                      : c.kind == FusedKind::bias_bwd ? "bias_act_backward"
                      : c.kind == FusedKind::gated_fwd ? "gated_forward" : "gated_backward";
@@ -252,7 +248,7 @@ template <class Fn, class S> void fused_typed(const FusedCall& c) {
     case FusedKind::bias_fwd:
       if (whole_vectors && aligned(x) && aligned(aux) && aligned(out) && aligned(out2))
         bias_vec<Fn, S, false><<<vgrid, kThreads, 0, s>>>(x, aux, nullptr, out, out2, nvec, c.cols, small, p, bl);
-      else bias_fwd_kernel<Fn, S><<<grid_for(n), kThreads, 0, s>>>(x, aux, out, out2, n, c.cols, p, alpha, beta);
+      else bias_fwd_kernel<Fn, S><<<grid_for(n, sms), kThreads, 0, s>>>(x, aux, out, out2, n, c.cols, p, bl);
       break;
     case FusedKind::bias_bwd:
       if (out2 != nullptr) {  // dbias before dx: dx may alias x or dy
@@ -270,7 +266,7 @@ template <class Fn, class S> void fused_typed(const FusedCall& c) {
       if (n == 0) break;
       if (whole_vectors && aligned(x) && aligned(aux) && aligned(dy) && aligned(out))
         bias_vec<Fn, S, true><<<vgrid, kThreads, 0, s>>>(x, aux, dy, out, nullptr, nvec, c.cols, small, p, bl);
-      else bias_bwd_kernel<Fn, S><<<grid_for(n), kThreads, 0, s>>>(x, aux, dy, out, n, c.cols, p, alpha, beta);
+      else bias_bwd_kernel<Fn, S><<<grid_for(n, sms), kThreads, 0, s>>>(x, aux, dy, out, n, c.cols, p, bl);
       break;
     case FusedKind::gated_fwd:
     case FusedKind::gated_bwd:
@@ -278,8 +274,8 @@ template <class Fn, class S> void fused_typed(const FusedCall& c) {
         gated_vec<Fn, S><<<vgrid, kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, nvec, c.cols, small,
                                                     c.kind == FusedKind::gated_bwd, p, bl);
       else
-        gated_kernel<Fn, S><<<grid_for(n), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, n, c.cols,
-                                                             c.kind == FusedKind::gated_bwd, p, alpha, beta);
+        gated_kernel<Fn, S><<<grid_for(n, sms), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, n, c.cols,
+                                                                  c.kind == FusedKind::gated_bwd, p, bl);
       break;
   }
   check_launch("fused kernel", call);

@@ -13,19 +13,10 @@
 namespace actk {
 namespace detail {
 
-int sm_count() {
-  constexpr int kMaxDevices = 64;
-  static std::atomic<int> sms[kMaxDevices];  // per device ordinal, 0 = not asked yet
+int current_device() {
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) check_launch("cudaGetDevice");
-  if (dev < 0 || dev >= kMaxDevices) dev = 0;
-  int v = sms[dev].load(std::memory_order_relaxed);
-  if (v == 0) {  // racing first calls ask twice and store the same value
-    if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
-    if (v <= 0) v = 1;
-    sms[dev].store(v, std::memory_order_relaxed);
-  }
-  return v;
+  return dev >= 0 && dev < kMaxDevices ? dev : 0;
 }
 
 void check_launch(const char* what, const char* call) {

@@ -541,90 +541,73 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- dispatch --------------------------------------------------------------------------------
 
-constexpr int kMaxDevices = 64;
-int device_index() {
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) check_launch("cudaGetDevice");
-  return dev >= 0 && dev < kMaxDevices ? dev : 0;
+/// Shared memory a slice kernel may take per block on device `dev`: the opt-in limit less room for
+/// the kernels' static shared memory (the reductions' scratch).
+int slice_smem_limit(int dev) { return device_attr<cudaDevAttrMaxSharedMemoryPerBlockOptin>(dev) - 2048; }
+
+/// A launch configuration for a 1-D cluster of `cs` blocks of the slice kernels (at[] must outlive it).
+cudaLaunchConfig_t cluster_config(cudaLaunchAttribute (&at)[1], int cs, unsigned grid, std::size_t smem, cudaStream_t s) {
+  at[0].id = cudaLaunchAttributeClusterDimension;
+  at[0].val.clusterDim.x = static_cast<unsigned>(cs);
+  at[0].val.clusterDim.y = 1;
+  at[0].val.clusterDim.z = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(grid);
+  cfg.blockDim = dim3(kSliceThreads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cfg.attrs = at;
+  cfg.numAttrs = 1;
+  return cfg;
 }
 
-/// A device attribute, asked once per device and cached.
-template <cudaDeviceAttr A> int device_attr() {
-  static std::atomic<int> cache[kMaxDevices];  // 0 = not asked yet (every attribute used here is > 0)
-  const int dev = device_index();
-  int v = cache[dev].load(std::memory_order_relaxed);
-  if (v == 0) {
-    if (cudaDeviceGetAttribute(&v, A, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
-    if (v <= 0) v = 1;
-    cache[dev].store(v, std::memory_order_relaxed);
-  }
-  return v;
-}
-
-/// Shared memory a slice kernel may take per block: the opt-in limit less room for the kernels'
-/// static shared memory (the reductions' scratch).
-int slice_smem_limit() { return device_attr<cudaDevAttrMaxSharedMemoryPerBlockOptin>() - 2048; }
-
-/// What one slice-kernel instantiation can do on the current device, found once per device:
-/// its dynamic shared-memory limit raised to slice_smem_limit(), and the largest cluster (2, 4, 8;
-/// 0 = none) that can be resident with that much shared memory per block (needs sm_90 code and an
-/// sm_90 device; cudaOccupancyMaxActiveClusters says whether a cluster fits).
+/// What one slice-kernel instantiation can do on a device, found once per device: its dynamic
+/// shared-memory limit raised to slice_smem_limit(), and the largest cluster (2, 4, 8; 0 = none)
+/// that can be resident with that much shared memory per block (needs sm_90 code and an sm_90
+/// device; cudaOccupancyMaxActiveClusters says whether a cluster fits).
 struct SliceInfo {
   int max_cluster = 0;
   int active_clusters = 0;  // at max_cluster and the full limit: a lower bound for smaller slices
 };
-template <auto Kernel> SliceInfo slice_setup(bool cluster_kernel, const char* call) {
-  static std::atomic<int> state[kMaxDevices];  // per kernel instantiation and device;  // 0 = not set up, else 1 + max_cluster * 1e6 + active
-  const int dev = device_index();
-  int v = state[dev].load(std::memory_order_acquire);
-  if (v == 0) {
-    const int limit = slice_smem_limit();
-    cudaFuncAttributes fa{};
-    if (cudaFuncGetAttributes(&fa, Kernel) != cudaSuccess) check_launch("cudaFuncGetAttributes", call);
-    if (fa.sharedSizeBytes > 2048)  // slice_smem_limit() leaves 2 KiB for it
-      throw Error(Status::internal, std::string("actk::") + call + ": softmax slice kernel needs " +
-                                              std::to_string(fa.sharedSizeBytes) + " bytes of static shared memory (> 2048)");
-    if (cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit) != cudaSuccess)
-      check_launch("cudaFuncSetAttribute", call);
-    int best = 0, active = 0;
-    if (cluster_kernel && device_attr<cudaDevAttrComputeCapabilityMajor>() >= 9 && fa.ptxVersion >= 90) {
-      const cudaError_t pending = cudaPeekAtLastError();  // someone else's error: leave it for them
-      for (int cs : {8, 4, 2}) {
-        cudaLaunchConfig_t cfg{};
-        cudaLaunchAttribute at[1];
-        at[0].id = cudaLaunchAttributeClusterDimension;
-        at[0].val.clusterDim.x = static_cast<unsigned>(cs);
-        at[0].val.clusterDim.y = 1;
-        at[0].val.clusterDim.z = 1;
-        cfg.gridDim = dim3(static_cast<unsigned>(cs));
-        cfg.blockDim = dim3(kSliceThreads);
-        cfg.dynamicSmemBytes = static_cast<std::size_t>(limit);
-        cfg.attrs = at;
-        cfg.numAttrs = 1;
-        int n = 0;
-        if (cudaOccupancyMaxActiveClusters(&n, Kernel, &cfg) == cudaSuccess && n > 0) {
-          best = cs;
-          active = n;
-          break;
-        }
+template <auto Kernel> SliceInfo slice_setup(int dev, bool cluster_kernel, const char* call) {
+  // per kernel instantiation and device; racing first calls do the same work and store the same
+  static std::atomic<bool> ready[kMaxDevices];
+  static SliceInfo info[kMaxDevices];
+  if (ready[dev].load(std::memory_order_acquire)) return info[dev];
+  const int limit = slice_smem_limit(dev);
+  cudaFuncAttributes fa{};
+  if (cudaFuncGetAttributes(&fa, Kernel) != cudaSuccess) check_launch("cudaFuncGetAttributes", call);
+  if (fa.sharedSizeBytes > 2048)  // slice_smem_limit() leaves 2 KiB for it
+    throw Error(Status::internal, std::string("actk::") + call + ": softmax slice kernel needs " +
+                                      std::to_string(fa.sharedSizeBytes) + " bytes of static shared memory (> 2048)");
+  if (cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit) != cudaSuccess)
+    check_launch("cudaFuncSetAttribute", call);
+  SliceInfo found;
+  if (cluster_kernel && device_attr<cudaDevAttrComputeCapabilityMajor>(dev) >= 9 && fa.ptxVersion >= 90) {
+    const cudaError_t pending = cudaPeekAtLastError();  // someone else's error: leave it for them
+    for (int cs : {8, 4, 2}) {
+      cudaLaunchAttribute at[1];
+      const cudaLaunchConfig_t cfg = cluster_config(at, cs, static_cast<unsigned>(cs), static_cast<std::size_t>(limit), nullptr);
+      int n = 0;
+      if (cudaOccupancyMaxActiveClusters(&n, Kernel, &cfg) == cudaSuccess && n > 0) {
+        found.max_cluster = cs;
+        found.active_clusters = n;
+        break;
       }
-      if (pending == cudaSuccess) (void)cudaGetLastError();  // a refused size is an answer, not an error
     }
-    v = 1 + best * 1000000 + (active < 999999 ? active : 999999);
-    state[dev].store(v, std::memory_order_release);
+    if (pending == cudaSuccess) (void)cudaGetLastError();  // a refused size is an answer, not an error
   }
-  SliceInfo info;
-  info.max_cluster = (v - 1) / 1000000;
-  info.active_clusters = (v - 1) % 1000000;
-  return info;
+  info[dev] = found;
+  ready[dev].store(true, std::memory_order_release);
+  return found;
 }
 
-template <class S, int ELEMS> void launch_warp(const SoftmaxCall& c, cudaStream_t s) {
+template <class S, int ELEMS> void launch_warp(const SoftmaxCall& c, cudaStream_t s, int sms) {
   using T = typename Compute<S>::type;
   const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
   const S* in = static_cast<const S*>(c.in);
   S* out = static_cast<S*>(c.out);
-  const int grid = grid_for((c.outer + kWarpsPerBlock - 1) / kWarpsPerBlock * kThreads);
+  const int grid = grid_for((c.outer + kWarpsPerBlock - 1) / kWarpsPerBlock * kThreads, sms);
   const int cols = static_cast<int>(c.axis);
   if (c.backward)
     softmax_warp_bwd<S, ELEMS><<<grid, kThreads, 0, s>>>(in, static_cast<const S*>(c.dy), out, c.outer, cols, c.log, c.masked_zero, bl);
@@ -639,7 +622,7 @@ inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1
 /// in half of it, else in all of it; below sm_90, one
 /// block with up to the whole limit. Returns false when no slice path fits (the caller then takes
 /// the two-pass kernels).
-template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const char* call) {
+template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const char* call, int dev, int sms) {
   using T = typename Compute<S>::type;
   constexpr int N = Vec<S>::N;
   const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
@@ -650,18 +633,18 @@ template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const
   const std::int64_t per_col = static_cast<std::int64_t>(sizeof(S)) * (c.backward ? 2 : 1);  // bytes cached per column
   // two blocks per SM (the kernels are held to 64 registers): each gets half the SM's shared
   // memory less the 1 KiB the hardware reserves per block and the kernels' static share (< 2 KiB)
-  const std::int64_t limit = slice_smem_limit();
-  const std::int64_t per_sm_half = device_attr<cudaDevAttrMaxSharedMemoryPerMultiprocessor>() / 2 - 3072;
+  const std::int64_t limit = slice_smem_limit(dev);
+  const std::int64_t per_sm_half = device_attr<cudaDevAttrMaxSharedMemoryPerMultiprocessor>(dev) / 2 - 3072;
   const std::int64_t half = per_sm_half < limit ? per_sm_half : limit;
   // 16-byte accesses: every row start aligned in every pointer
   const bool vec = cols % N == 0 && misalign(in) == 0 && misalign(out) == 0 && (!c.backward || misalign(dy) == 0);
   SliceInfo info;
   if (c.backward) {
-    slice_setup<softmax_slice_bwd<S, false>>(false, call);
-    info = slice_setup<softmax_slice_bwd<S, true>>(true, call);
+    slice_setup<softmax_slice_bwd<S, false>>(dev, false, call);
+    info = slice_setup<softmax_slice_bwd<S, true>>(dev, true, call);
   } else {
-    slice_setup<softmax_slice_fwd<S, false>>(false, call);
-    info = slice_setup<softmax_slice_fwd<S, true>>(true, call);
+    slice_setup<softmax_slice_fwd<S, false>>(dev, false, call);
+    info = slice_setup<softmax_slice_fwd<S, true>>(dev, true, call);
   }
   const int max_cluster = info.max_cluster, active = info.active_clusters;
 
@@ -683,7 +666,7 @@ template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const
   }
   const std::size_t smem = static_cast<std::size_t>(chunk * per_col);
   if (cs == 0) {
-    const std::int64_t cap = static_cast<std::int64_t>(sm_count()) * 16;
+    const std::int64_t cap = static_cast<std::int64_t>(sms) * 16;
     const int grid = static_cast<int>(rows < cap ? (rows < 1 ? 1 : rows) : cap);
     if (c.backward)
       softmax_slice_bwd<S, false><<<grid, kSliceThreads, smem, s>>>(in, dy, out, rows, cols, chunk, vec, c.log, c.masked_zero, bl);
@@ -693,22 +676,12 @@ template <class S> bool launch_slice(const SoftmaxCall& c, cudaStream_t s, const
   }
   // one cluster per row, as many clusters as can be resident (at least one wave's worth of SMs)
   std::int64_t clusters = active > 0 ? active : 1;
-  const std::int64_t wave = 2 * sm_count() / cs;  // two blocks per SM where the slices fit
+  const std::int64_t wave = 2 * static_cast<std::int64_t>(sms) / cs;  // two blocks per SM where the slices fit
   if (clusters < wave) clusters = wave;
   if (clusters > rows) clusters = rows;
   if (clusters < 1) clusters = 1;
-  cudaLaunchConfig_t cfg{};
   cudaLaunchAttribute at[1];
-  at[0].id = cudaLaunchAttributeClusterDimension;
-  at[0].val.clusterDim.x = static_cast<unsigned>(cs);
-  at[0].val.clusterDim.y = 1;
-  at[0].val.clusterDim.z = 1;
-  cfg.gridDim = dim3(static_cast<unsigned>(clusters * cs));
-  cfg.blockDim = dim3(kSliceThreads);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cfg.attrs = at;
-  cfg.numAttrs = 1;
+  const cudaLaunchConfig_t cfg = cluster_config(at, cs, static_cast<unsigned>(clusters * cs), smem, s);
   const bool lg = c.log, mz = c.masked_zero;
   const cudaError_t e = c.backward ? cudaLaunchKernelEx(&cfg, softmax_slice_bwd<S, true>, in, dy, out, rows, cols, chunk, vec, lg, mz, bl)
                                    : cudaLaunchKernelEx(&cfg, softmax_slice_fwd<S, true>, in, out, rows, cols, chunk, vec, lg, mz, bl);
@@ -729,8 +702,9 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
   S* out = static_cast<S*>(c.out);
   const char* call = c.backward ? "softmax_backward" : "softmax_forward";
   const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
+  const int dev = current_device(), sms = device_attr<cudaDevAttrMultiProcessorCount>(dev);  // once per call
   if (c.inner > 1) {
-    const int grid = grid_for(c.outer * c.inner);
+    const int grid = grid_for(c.outer * c.inner, sms);
     if (c.backward) softmax_strided_bwd<S><<<grid, kThreads, 0, s>>>(in, dy, out, c.outer, c.axis, c.inner, c.log, c.masked_zero, bl);
     else softmax_strided_fwd<S><<<grid, kThreads, 0, s>>>(in, out, c.outer, c.axis, c.inner, c.log, c.masked_zero, bl);
     check_launch("softmax kernel (strided axis)", call);
@@ -738,17 +712,17 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
   }
   const std::int64_t cols = c.axis;
   if (cols <= 1024) {
-    if (cols <= 32) launch_warp<S, 1>(c, s);
-    else if (cols <= 64) launch_warp<S, 2>(c, s);
-    else if (cols <= 128) launch_warp<S, 4>(c, s);
-    else if (cols <= 256) launch_warp<S, 8>(c, s);
-    else if (cols <= 512) launch_warp<S, 16>(c, s);
-    else launch_warp<S, 32>(c, s);
+    if (cols <= 32) launch_warp<S, 1>(c, s, sms);
+    else if (cols <= 64) launch_warp<S, 2>(c, s, sms);
+    else if (cols <= 128) launch_warp<S, 4>(c, s, sms);
+    else if (cols <= 256) launch_warp<S, 8>(c, s, sms);
+    else if (cols <= 512) launch_warp<S, 16>(c, s, sms);
+    else launch_warp<S, 32>(c, s, sms);
     check_launch("softmax kernel (warp per row)", call);
     return;
   }
-  if (launch_slice<S>(c, s, call)) return;
-  const int grid = grid_for(c.outer * kThreads);
+  if (launch_slice<S>(c, s, call, dev, sms)) return;
+  const int grid = grid_for(c.outer * kThreads, sms);
   if (c.backward) softmax_block_bwd<S><<<grid, kThreads, 0, s>>>(in, dy, out, c.outer, cols, c.log, c.masked_zero, bl);
   else softmax_block_online_fwd<S><<<grid, kThreads, 0, s>>>(in, out, c.outer, cols, c.log, c.masked_zero, bl);
   check_launch(c.backward ? "softmax kernel (block per row, two passes)" : "softmax kernel (block per row, online)", call);

@@ -59,6 +59,22 @@ template <class Fn, Dir D, class S, class Cv>
   else return Fn::backward_from_output(x, Cv::ld(dy[i]), p);
 }
 
+/// OUT[j] = st(blend(VALUE)) for j in [0, N), VALUE an expression of j (the element-wise chunks and
+/// the fused rows); alpha, beta, S and the conversion Cv come from the caller. Two loops, so the
+/// vectorizer never has to speculate the blend's read of OUT.
+#define ACTK_BLEND_ROW(N, OUT, VALUE)                                                                \
+  if (beta == 0.0) {                                                                                 \
+    _Pragma("omp simd") for (std::int64_t j = 0; j < (N); ++j) {                                     \
+      const double r_ = (VALUE);                                                                     \
+      (OUT)[j] = Cv::template st<S>(alpha == 1.0 ? r_ : r_ * alpha);                                 \
+    }                                                                                                \
+  } else {                                                                                           \
+    _Pragma("omp simd") for (std::int64_t j = 0; j < (N); ++j) {                                     \
+      const double r_ = (VALUE);                                                                     \
+      (OUT)[j] = Cv::template st<S>((alpha == 1.0 ? r_ : r_ * alpha) + beta * Cv::ld((OUT)[j]));     \
+    }                                                                                                \
+  }
+
 /// Elements [lo, hi): the op in double, blended (as blend()), rounded once. Always inlined, so
 /// each chunk variant compiles it for its own instruction set; `omp simd` lets the compiler
 /// vectorize it where the functor's math has vector variants (host/simd_math.h). Each element is
@@ -66,19 +82,10 @@ template <class Fn, Dir D, class S, class Cv>
 template <class Fn, Dir D, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void chunk_body(const S* in, const S* dy, S* out, std::int64_t lo, std::int64_t hi,
                                               const P<double>& p, double alpha, double beta) {
-  if (beta == 0.0) {
-#pragma omp simd
-    for (std::int64_t i = lo; i < hi; ++i) {
-      const double r = elem<Fn, D, S, Cv>(in, dy, i, p);
-      out[i] = Cv::template st<S>(alpha == 1.0 ? r : r * alpha);
-    }
-  } else {
-#pragma omp simd
-    for (std::int64_t i = lo; i < hi; ++i) {
-      const double r = elem<Fn, D, S, Cv>(in, dy, i, p);
-      out[i] = Cv::template st<S>((alpha == 1.0 ? r : r * alpha) + beta * Cv::ld(out[i]));
-    }
-  }
+  const S* x = in + lo;
+  const S* g = D == Dir::forward ? dy : dy + lo;  // dy is null for the forward
+  S* o = out + lo;
+  ACTK_BLEND_ROW(hi - lo, o, (elem<Fn, D, S, Cv>(x, g, j, p)))
 }
 
 /// The portable chunk loop (the baseline instruction set, scalar glibc math).

@@ -12,21 +12,6 @@
 namespace actk {
 namespace detail {
 
-/// out[j] = store(blend(r_j)) for a row of values r_j = value(j); two loops so the vectorizer
-/// never has to speculate the blend's read of out.
-#define ACTK_BLEND_ROW(N, OUT, VALUE)                                                              \
-  if (beta == 0.0) {                                                                               \
-    _Pragma("omp simd") for (std::int64_t j = 0; j < (N); ++j) {                                   \
-      const double r_ = (VALUE);                                                                   \
-      (OUT)[j] = Cv::template st<S>(alpha == 1.0 ? r_ : r_ * alpha);                                         \
-    }                                                                                              \
-  } else {                                                                                         \
-    _Pragma("omp simd") for (std::int64_t j = 0; j < (N); ++j) {                                   \
-      const double r_ = (VALUE);                                                                   \
-      (OUT)[j] = Cv::template st<S>((alpha == 1.0 ? r_ : r_ * alpha) + beta * Cv::ld((OUT)[j]));               \
-    }                                                                                              \
-  }
-
 /// y = f(x + b) over one row (pre = x + b rounded, when asked).
 template <class Fn, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void bias_fwd_row(const S* x, const S* b, S* y, S* pre, std::int64_t cols, const P<double>& p,
@@ -96,8 +81,6 @@ template <class Fn, class S, class Cv = ConvertBase>
     dv[j] = Cv::template st<S>(c);
   }
 }
-
-#undef ACTK_BLEND_ROW
 
 struct FusedRowsBase {
   template <class Fn, class S>

@@ -3,7 +3,8 @@
 // elu, swish = silu) and cudnnSoftmaxForward/Backward (accurate and log, instance mode over the
 // columns). GB/s counts the bytes the op needs (what actk moves: 2n forward, 3n backward), so the
 // numbers compare times; cuDNN's activation backward reads x, y and dy (4n). Without cuDNN at
-// configure time the peer is registered as skipped, with the reason.
+// configure time, or without libcudnn at run time, the peer is registered as skipped, with the reason.
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 
 #if defined(ACTK_BENCH_CUDNN)
 #include <cudnn.h>
+#include <dlfcn.h>
 #endif
 
 namespace actk_bench {
@@ -18,9 +20,44 @@ namespace actk_bench {
 #if defined(ACTK_BENCH_CUDNN)
 namespace {
 
+// cuDNN is opened at run time (dlopen), not linked: the benchmark runs where cuDNN is absent or is
+// another build than the one configured against (the GPU machine's comes with PyTorch), and then
+// reports the cuDNN peer as skipped, saying why.
+#define ACTK_CUDNN_FNS(X) X(cudnnCreate) X(cudnnGetErrorString) X(cudnnCreateTensorDescriptor) X(cudnnSetTensor4dDescriptor) X(cudnnDestroyTensorDescriptor) X(cudnnCreateActivationDescriptor) X(cudnnSetActivationDescriptor) X(cudnnSetActivationDescriptorSwishBeta) X(cudnnDestroyActivationDescriptor) X(cudnnActivationForward) X(cudnnActivationBackward) X(cudnnSoftmaxForward) X(cudnnSoftmaxBackward)
+
+struct Dnn {
+#define ACTK_CUDNN_PTR(f) decltype(&::f) f = nullptr;
+  ACTK_CUDNN_FNS(ACTK_CUDNN_PTR)
+#undef ACTK_CUDNN_PTR
+  std::string why;  // empty when every function was found
+};
+
+Dnn load_cudnn() {
+  Dnn d;
+  void* lib = nullptr;
+  for (const char* name : {"libcudnn.so.9", "libcudnn.so"})
+    if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
+  if (lib == nullptr) {
+    const char* e = dlerror();
+    d.why = std::string("cuDNN not found at run time (libcudnn.so.9 / libcudnn.so: ") + (e ? e : "?") + ")";
+    return d;
+  }
+#define ACTK_CUDNN_SYM(f)                                                     \
+  d.f = reinterpret_cast<decltype(d.f)>(dlsym(lib, #f));                      \
+  if (d.f == nullptr && d.why.empty()) d.why = "cuDNN lacks " #f;
+  ACTK_CUDNN_FNS(ACTK_CUDNN_SYM)
+#undef ACTK_CUDNN_SYM
+  return d;
+}
+
+const Dnn& dnn() {
+  static const Dnn d = load_cudnn();
+  return d;
+}
+
 cudnnHandle_t handle() {
   static cudnnHandle_t h = nullptr;
-  if (h == nullptr && cudnnCreate(&h) != CUDNN_STATUS_SUCCESS) h = nullptr;
+  if (h == nullptr && dnn().cudnnCreate(&h) != CUDNN_STATUS_SUCCESS) h = nullptr;
   return h;
 }
 
@@ -37,10 +74,10 @@ cudnnDataType_t cudnn_type(DType dt) {
 struct Desc {
   cudnnTensorDescriptor_t t = nullptr;
   Desc(DType dt, std::int64_t rows, std::int64_t cols) {
-    cudnnCreateTensorDescriptor(&t);
-    cudnnSetTensor4dDescriptor(t, CUDNN_TENSOR_NCHW, cudnn_type(dt), static_cast<int>(rows), static_cast<int>(cols), 1, 1);
+    dnn().cudnnCreateTensorDescriptor(&t);
+    dnn().cudnnSetTensor4dDescriptor(t, CUDNN_TENSOR_NCHW, cudnn_type(dt), static_cast<int>(rows), static_cast<int>(cols), 1, 1);
   }
-  ~Desc() { cudnnDestroyTensorDescriptor(t); }
+  ~Desc() { dnn().cudnnDestroyTensorDescriptor(t); }
 };
 
 /// x and dy filled with test data, y and dx as outputs: n elements each, the shared buffers.
@@ -66,21 +103,21 @@ void bench_act(benchmark::State& st, cudnnActivationMode_t mode, double coef, DT
   if (rows * cols != n) return st.SkipWithError("n is not a multiple of 2^20 (cuDNN's int dimensions)");
   Desc d(dt, rows, cols);
   cudnnActivationDescriptor_t a;
-  cudnnCreateActivationDescriptor(&a);
-  cudnnSetActivationDescriptor(a, mode, CUDNN_NOT_PROPAGATE_NAN, coef);
-  if (mode == CUDNN_ACTIVATION_SWISH) cudnnSetActivationDescriptorSwishBeta(a, coef);
+  dnn().cudnnCreateActivationDescriptor(&a);
+  dnn().cudnnSetActivationDescriptor(a, mode, CUDNN_NOT_PROPAGATE_NAN, coef);
+  if (mode == CUDNN_ACTIVATION_SWISH) dnn().cudnnSetActivationDescriptorSwishBeta(a, coef);
   const float one = 1.f, zero = 0.f;
-  cudnnStatus_t s = cudnnActivationForward(handle(), a, &one, d.t, x, &zero, d.t, y);
+  cudnnStatus_t s = dnn().cudnnActivationForward(handle(), a, &one, d.t, x, &zero, d.t, y);
   if (s != CUDNN_STATUS_SUCCESS) {
-    cudnnDestroyActivationDescriptor(a);
-    return st.SkipWithError((std::string("cuDNN: ") + cudnnGetErrorString(s)).c_str());
+    dnn().cudnnDestroyActivationDescriptor(a);
+    return st.SkipWithError((std::string("cuDNN: ") + dnn().cudnnGetErrorString(s)).c_str());
   }
   const std::int64_t bytes = n * static_cast<std::int64_t>(actk::dtype_size(dt)) * (bwd ? 3 : 2);
   time_gpu(st, bytes, n, [&] {
-    if (bwd) cudnnActivationBackward(handle(), a, &one, d.t, y, d.t, dy, d.t, x, &zero, d.t, dx);
-    else cudnnActivationForward(handle(), a, &one, d.t, x, &zero, d.t, y);
+    if (bwd) dnn().cudnnActivationBackward(handle(), a, &one, d.t, y, d.t, dy, d.t, x, &zero, d.t, dx);
+    else dnn().cudnnActivationForward(handle(), a, &one, d.t, x, &zero, d.t, y);
   });
-  cudnnDestroyActivationDescriptor(a);
+  dnn().cudnnDestroyActivationDescriptor(a);
 }
 
 void bench_softmax(benchmark::State& st, bool log, bool bwd, DType dt, std::int64_t rows, std::int64_t cols) {
@@ -91,12 +128,12 @@ void bench_softmax(benchmark::State& st, bool log, bool bwd, DType dt, std::int6
   Desc d(dt, rows, cols);
   const cudnnSoftmaxAlgorithm_t algo = log ? CUDNN_SOFTMAX_LOG : CUDNN_SOFTMAX_ACCURATE;
   const float one = 1.f, zero = 0.f;
-  const cudnnStatus_t s = cudnnSoftmaxForward(handle(), algo, CUDNN_SOFTMAX_MODE_INSTANCE, &one, d.t, x, &zero, d.t, y);
-  if (s != CUDNN_STATUS_SUCCESS) return st.SkipWithError((std::string("cuDNN: ") + cudnnGetErrorString(s)).c_str());
+  const cudnnStatus_t s = dnn().cudnnSoftmaxForward(handle(), algo, CUDNN_SOFTMAX_MODE_INSTANCE, &one, d.t, x, &zero, d.t, y);
+  if (s != CUDNN_STATUS_SUCCESS) return st.SkipWithError((std::string("cuDNN: ") + dnn().cudnnGetErrorString(s)).c_str());
   const std::int64_t bytes = n * static_cast<std::int64_t>(actk::dtype_size(dt)) * (bwd ? 3 : 2);
   time_gpu(st, bytes, n, [&] {
-    if (bwd) cudnnSoftmaxBackward(handle(), algo, CUDNN_SOFTMAX_MODE_INSTANCE, &one, d.t, y, d.t, dy, &zero, d.t, dx);
-    else cudnnSoftmaxForward(handle(), algo, CUDNN_SOFTMAX_MODE_INSTANCE, &one, d.t, x, &zero, d.t, y);
+    if (bwd) dnn().cudnnSoftmaxBackward(handle(), algo, CUDNN_SOFTMAX_MODE_INSTANCE, &one, d.t, y, d.t, dy, &zero, d.t, dx);
+    else dnn().cudnnSoftmaxForward(handle(), algo, CUDNN_SOFTMAX_MODE_INSTANCE, &one, d.t, x, &zero, d.t, y);
   });
 }
 
@@ -105,6 +142,12 @@ void bench_softmax(benchmark::State& st, bool log, bool bwd, DType dt, std::int6
 
 void register_cudnn(const std::vector<std::int64_t>& sizes, std::int64_t softmax_total) {
 #if defined(ACTK_BENCH_CUDNN)
+  if (!dnn().why.empty()) {
+    const std::string why = dnn().why;
+    std::fprintf(stderr, "actk_bench: %s: the cuDNN peer is skipped\n", why.c_str());
+    benchmark::RegisterBenchmark("gpu-cudnn/skipped", [why](benchmark::State& st) { st.SkipWithError(why.c_str()); });
+    return;
+  }
   struct M { const char* name; cudnnActivationMode_t mode; double coef; };
   const M modes[] = {{"sigmoid", CUDNN_ACTIVATION_SIGMOID, 0}, {"relu", CUDNN_ACTIVATION_RELU, 0},
                      {"tanh", CUDNN_ACTIVATION_TANH, 0},       {"relu6", CUDNN_ACTIVATION_CLIPPED_RELU, 6},

@@ -5,7 +5,11 @@
 // events and also reports % of a device-to-device copy of the same bytes measured in the same
 // run; without one it times the CPU reference path and says so.
 //
-//   actk_bench [--cpu] [--sizes=4096,65536] [google-benchmark flags, e.g. --benchmark_filter=gelu]
+//   actk_bench [--cpu] [--sizes=4096,65536] [--dtypes=float32,bfloat16] [google-benchmark flags, e.g.
+//              --benchmark_filter=gelu]
+//   actk_bench --env   the GPU's name, SMs, L2, clocks, driver/runtime, and the device-to-device copy
+//                      bandwidth at 2^26 float32 elements; exits 1 without a usable GPU
+// On a GPU the softmax sweep runs at each total of 2^26 and 2^28 elements that --sizes lists.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -274,15 +278,63 @@ std::vector<std::int64_t> parse_sizes(const char* s) {
   return v;
 }
 
+#if defined(ACTK_BENCH_CUDA)
+int print_env() {
+  if (!actk::cuda_available()) {
+    std::printf("actk_bench --env: no usable GPU here\n");
+    return 1;
+  }
+  int dev = 0, drv = 0, rt = 0;
+  CK(cudaGetDevice(&dev));
+  cudaDeviceProp p{};
+  CK(cudaGetDeviceProperties(&p, dev));
+  CK(cudaDriverGetVersion(&drv));
+  CK(cudaRuntimeGetVersion(&rt));
+  int clock_khz = 0, mem_khz = 0, bus = 0;
+  cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, dev);
+  cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, dev);
+  cudaDeviceGetAttribute(&bus, cudaDevAttrGlobalMemoryBusWidth, dev);
+  std::printf("gpu: %s (sm_%d%d)\n", p.name, p.major, p.minor);
+  std::printf("sms: %d\nl2_bytes: %d\nglobal_mem_gib: %.1f\nsm_clock_mhz: %d\nmem_clock_mhz: %d\nmem_bus_bits: %d\n",
+              p.multiProcessorCount, p.l2CacheSize, static_cast<double>(p.totalGlobalMem) / (1u << 30), clock_khz / 1000,
+              mem_khz / 1000, bus);
+  std::printf("driver_api: %d\nruntime_api: %d\n", drv, rt);
+  const std::int64_t bytes = std::int64_t{1} << 29;  // 2^26 float32 elements read + written
+  std::printf("copy_GBps_2^26_f32: %.0f (device-to-device cudaMemcpyAsync, best of 20, cold L2, bytes read + written)\n",
+              copy_bandwidth(bytes) * 1e-9);
+  return 0;
+}
+#endif
+
+std::vector<DType> parse_dtypes(const char* s) {
+  std::vector<DType> v;
+  // names separated by commas; "float16" must not match inside "bfloat16"
+  const std::string list = std::string(",") + s + ",";
+  for (DType d : {DType::float32, DType::bfloat16, DType::float16, DType::float64})
+    if (list.find(std::string(",") + actk::dtype_name(d) + ",") != std::string::npos) v.push_back(d);
+  return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool force_cpu = false;
+  std::vector<DType> only_dtypes;
   std::vector<std::int64_t> sizes;
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--cpu") == 0) force_cpu = true;
     else if (std::strncmp(argv[i], "--sizes=", 8) == 0) sizes = parse_sizes(argv[i] + 8);
+    else if (std::strncmp(argv[i], "--dtypes=", 9) == 0) {
+      only_dtypes = parse_dtypes(argv[i] + 9);
+      if (only_dtypes.empty()) {
+        std::fprintf(stderr, "actk_bench: --dtypes= names none of float32,bfloat16,float16,float64\n");
+        return 2;
+      }
+    }
+#if defined(ACTK_BENCH_CUDA)
+    else if (std::strcmp(argv[i], "--env") == 0) return print_env();
+#endif
     else rest.push_back(argv[i]);
   }
   int rest_argc = static_cast<int>(rest.size());
@@ -303,7 +355,9 @@ int main(int argc, char** argv) {
   if (sizes.empty()) sizes = gpu ? std::vector<std::int64_t>{1 << 12, 1 << 16, 1 << 20, 1 << 24, 1 << 26, 1 << 28}
                                  : std::vector<std::int64_t>{1 << 12, 1 << 16, 1 << 20};
   const std::vector<DType> dtypes =
-      gpu ? std::vector<DType>{DType::float32, DType::bfloat16, DType::float16} : std::vector<DType>{DType::float32, DType::bfloat16};
+      !only_dtypes.empty() ? only_dtypes
+      : gpu              ? std::vector<DType>{DType::float32, DType::bfloat16, DType::float16}
+                         : std::vector<DType>{DType::float32, DType::bfloat16};
   for (int i = 0; i < actk::op_count; ++i) {
     const actk::OpInfo& info = actk::op_table()[i];
     for (int dir = 0; dir < 3; ++dir) {
@@ -318,8 +372,9 @@ int main(int argc, char** argv) {
     }
   }
   if (gpu) {
-    register_softmax(true, std::int64_t{1} << 26, 262144);
-    register_softmax(true, std::int64_t{1} << 28, 262144);
+    for (int lg : {26, 28})
+      if (std::find(sizes.begin(), sizes.end(), std::int64_t{1} << lg) != sizes.end())
+        register_softmax(true, std::int64_t{1} << lg, 262144);
   }
   else register_softmax(false, std::int64_t{1} << 20, 65536);
 #if defined(ACTK_BENCH_CUDA)

@@ -164,6 +164,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="few sizes and repeats (CI)")
     ap.add_argument("--ops", help="comma-separated subset")
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--sizes", help="comma-separated element counts (default: the device's list)")
+    ap.add_argument("--dtypes", help="comma-separated subset of float32,bfloat16,float16")
+    ap.add_argument("--softmax-cols", help="comma-separated row lengths for softmax (default: the device's list)")
     args = ap.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     lib, path = load_lib(args.lib)
@@ -176,6 +179,15 @@ def main():
         sm_total, sm_cols = 1 << 20, [32, 256, 1024, 4096, 65536]
     if args.quick:
         sizes, dtypes, reps, sm_total, sm_cols = [1 << 12, 1 << 16], ["float32", "bfloat16"], 5, 1 << 16, [32, 1024, 8192]
+    if args.sizes:
+        sizes = [int(v) for v in args.sizes.split(",")]
+    if args.dtypes:
+        dtypes = args.dtypes.split(",")
+        unknown = [d for d in dtypes if d not in DTYPES]
+        if unknown:
+            sys.exit(f"compare_torch: unknown dtype(s) {unknown}; known: {list(DTYPES)}")
+    if args.softmax_cols:
+        sm_cols = [int(v) for v in args.softmax_cols.split(",")]
     ops = args.ops.split(",") if args.ops else list(TORCH) + ["softmax", "log_softmax"] + list(FUSED)
     has_compile = hasattr(torch, "compile") and not args.no_compile
     timer = Timer(device, reps)

@@ -8,6 +8,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 __global__ void bias_gelu_epilogue(const float* acc, const float* bias, float* out, int rows, int cols) {
@@ -20,8 +22,11 @@ __global__ void bias_gelu_epilogue(const float* acc, const float* bias, float* o
 int main() {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("no CUDA device: skipped\n");
-    return 77;
+    // under tools/gpu-check (ACTK_REQUIRE_GPU=1) a missing GPU is a failure, not a skip
+    const char* req = std::getenv("ACTK_REQUIRE_GPU");
+    const bool required = req != nullptr && *req != '\0' && std::strcmp(req, "0") != 0;
+    std::printf("no CUDA device: %s\n", required ? "FAILED (ACTK_REQUIRE_GPU is set)" : "skipped");
+    return required ? 1 : 77;
   }
   const int rows = 64, cols = 96, n = rows * cols;
   std::vector<float> acc(n), bias(cols), pre(n), want(n), got(n);

@@ -118,8 +118,10 @@ int main(int argc, char** argv) {
   if (gpu) {
 #if defined(ACTK_MLP_GPU)
     if (!actk::cuda_available()) {
-      std::printf("--gpu: no usable GPU\n");
-      return 77;
+      const char* req = std::getenv("ACTK_REQUIRE_GPU");
+      const bool required = req != nullptr && *req != '\0' && std::strcmp(req, "0") != 0;
+      std::printf("--gpu: no usable GPU%s\n", required ? ": FAILED (ACTK_REQUIRE_GPU is set)" : "");
+      return required ? 1 : 77;
     }
     losses = mlp::train_gpu(d, p0, steps, lr, &acc);
     // CPU and GPU agree on the first steps (same data, same initial weights)

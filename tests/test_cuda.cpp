@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "gpu_required.h"
 
 namespace {
 
@@ -22,8 +23,7 @@ using actk::DType;
 using actk::From;
 using actk::detail::Dir;
 
-#define SKIP_WITHOUT_GPU() \
-  if (!actk::cuda_available()) GTEST_SKIP() << "no usable CUDA device on this machine (the CPU suites cover the math)"
+#define SKIP_WITHOUT_GPU() ACTK_GPU_OR_SKIP()
 
 #define CUDA_OK(expr) ASSERT_EQ((expr), cudaSuccess) << #expr
 

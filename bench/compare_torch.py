@@ -164,10 +164,18 @@ def main():
     ap.add_argument("--quick", action="store_true", help="few sizes and repeats (CI)")
     ap.add_argument("--ops", help="comma-separated subset")
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--no-plots", action="store_true", help="JSON and Markdown only (plot later with --plot-from)")
+    ap.add_argument("--plot-from", metavar="JSON", help="only redraw the plots (and compare.md) from a saved compare.json")
     ap.add_argument("--sizes", help="comma-separated element counts (default: the device's list)")
     ap.add_argument("--dtypes", help="comma-separated subset of float32,bfloat16,float16")
     ap.add_argument("--softmax-cols", help="comma-separated row lengths for softmax (default: the device's list)")
     args = ap.parse_args()
+    if args.plot_from:
+        saved = json.load(open(args.plot_from))
+        os.makedirs(args.out, exist_ok=True)
+        write_markdown(os.path.join(args.out, "compare.md"), saved["meta"], saved["results"])
+        plot(args.out, saved["results"])
+        return 0
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     lib, path = load_lib(args.lib)
     os.makedirs(args.out, exist_ok=True)
@@ -196,11 +204,24 @@ def main():
     print(f"actk {lib.actk_version().decode()} ({path}) vs PyTorch {torch.__version__} on {device}"
           f"{' (' + torch.cuda.get_device_name() + ')' if device == 'cuda' else ''}; torch.compile "
           f"{'on' if has_compile else 'not available (torch < 2.0) or off'}", flush=True)
+    def sh(cmd):
+        try:
+            import subprocess
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip() or None
+        except Exception:
+            return None
+    meta = {"actk": lib.actk_version().decode(), "torch": torch.__version__, "device": device,
+            "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+            "driver": sh(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]) if device == "cuda" else None,
+            "commit": os.environ.get("ACTK_COMMIT") or sh(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"]),
+            "date": time.strftime("%Y-%m-%d"), "compile": has_compile}
     records, failures = [], []
     total_cases = len(ops) * len(dtypes) * 2
     done = 0
     fused_sizes = [n for n in sizes if n >= FUSED_COLS * 4] or [FUSED_COLS * 4]
-    for op in ops:
+    for op_index, op in enumerate(ops):
+        if op_index > 0:  # what finished so far survives a timeout
+            save(args.out, meta, records)
         if op in FUSED:
             for dname in dtypes:
                 for direction in ("forward", "backward"):
@@ -281,21 +302,9 @@ def main():
                 print(f"[{done}/{total_cases}] {op} {dname} {direction}: "
                       f"{'DISAGREE' if any(r['agree'] is False for r in records if r['op'] == op and r['dtype'] == dname and r['direction'] == direction) else 'ok'}",
                       flush=True)
-    def sh(cmd):
-        try:
-            import subprocess
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip() or None
-        except Exception:
-            return None
-    meta = {"actk": lib.actk_version().decode(), "torch": torch.__version__, "device": device,
-            "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
-            "driver": sh(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]) if device == "cuda" else None,
-            "commit": sh(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"]),
-            "date": time.strftime("%Y-%m-%d"), "compile": has_compile}
-    with open(os.path.join(args.out, "compare.json"), "w") as f:
-        json.dump({"meta": meta, "results": records}, f, indent=1)
-    write_markdown(os.path.join(args.out, "compare.md"), meta, records)
-    plot(args.out, records)
+    save(args.out, meta, records)
+    if not args.no_plots:
+        plot(args.out, records)
     print(open(os.path.join(args.out, "compare.md")).read())
     if failures:
         print(f"{len(failures)} case(s) where actk and PyTorch disagree:\n  " + "\n  ".join(failures[:30]))
@@ -414,6 +423,12 @@ def fused_case(lib, op, dname, direction, sizes, device, stream, gen, timer, has
 
 def fmt(v):
     return "-" if v is None else f"{v:.1f}"
+
+
+def save(outdir, meta, records):
+    with open(os.path.join(outdir, "compare.json"), "w") as f:
+        json.dump({"meta": meta, "results": records}, f, indent=1)
+    write_markdown(os.path.join(outdir, "compare.md"), meta, records)
 
 
 def write_markdown(path, meta, records):

@@ -64,10 +64,17 @@ ACTK_HD float exp_accurate(float x) {
 #define ACTK_MATH_1(name, fname)                                   \
   ACTK_HD float name(float x) { return ::fname(x); }               \
   ACTK_HD double name(double x) { return ::name(x); }
-/// e^x: float on the device is exp_accurate (expf's 2 ulp is too coarse for the tails); on the
-/// host glibc's expf (within 0.502 ulp since glibc 2.28).
+/// e^x. Float on the device is exp_accurate (expf's 2 ulp is too coarse for float32 results in
+/// the tails), except in translation units that define ACTK_DEVICE_FAST_EXP: the 16-bit kernels
+/// (kernels/*_bf16.cu, *_f16.cu), whose results round to 8 or 11 bits, where expf's 2 float ulp
+/// cannot move a result by more than the 1-ulp bound and exp_accurate made the exp-heavy ops up
+/// to 1.8x slower (H200, 2026-11-26). (Without -rdc every .cu is its own device program, so the
+/// choice is per file.) On the host glibc's expf, within 0.502 ulp since glibc 2.28;
+/// ACTK_EMULATE_DEVICE_EXP makes the host use exp_accurate too (tests/test_device_math.cpp).
 ACTK_HD float exp(float x) {
-#if defined(__CUDA_ARCH__)
+#if defined(__CUDA_ARCH__) && defined(ACTK_DEVICE_FAST_EXP)
+  return ::expf(x);
+#elif defined(__CUDA_ARCH__) || defined(ACTK_EMULATE_DEVICE_EXP)
   return exp_accurate(x);
 #else
   return ::expf(x);

@@ -77,7 +77,9 @@ void resolve_params(const char* call, Op op, const Params& given, bool from_outp
   const char* msg = nullptr;
   detail::with_op(op, [&](auto tag) {
     using Fn = typename decltype(tag)::fn;
-    msg = from_output ? Fn::check_from_output(out[0], out[1]) : Fn::check(out[0], out[1]);
+    // every form checks the op's own constraints; the backward from the output adds its own
+    msg = Fn::check(out[0], out[1]);
+    if (msg == nullptr && from_output) msg = Fn::check_from_output(out[0], out[1]);
   });
   if (msg) {
     std::string vals;
@@ -177,6 +179,18 @@ void check_gated_aliasing(const char* call, const View* v, int nv, std::int64_t 
   }
 }
 
+/// classify(), with a refusal (a device pointer on another GPU) naming the call and the argument.
+detail::MemKind classify_arg(const char* call, const Buf& b) {
+  try {
+    return detail::classify(b.p);
+  } catch (const Error& e) {
+    if (e.status() != Status::invalid_argument) throw;
+    const std::string what = e.what();
+    fail(Status::invalid_argument, call, std::string("argument '") + b.name + "' is " +
+                                             (what.rfind("actk: ", 0) == 0 ? what.substr(6) : what));
+  }
+}
+
 /// Picks the backend from the pointers (automatic) or checks the requested one against them.
 Backend choose_backend(const char* call, Backend requested, const Buf* bufs, int nb) {
   if (requested == Backend::cuda) {
@@ -188,7 +202,7 @@ Backend choose_backend(const char* call, Backend requested, const Buf* bufs, int
   if (requested != Backend::automatic && (requested == Backend::cpu || !detail::cuda_built())) {
     if (requested == Backend::cpu && detail::cuda_built() && detail::cuda_device_count() > 0) {
       for (int i = 0; i < nb; ++i)
-        if (bufs[i].count > 0 && detail::classify(bufs[i].p) == detail::MemKind::device)
+        if (bufs[i].count > 0 && classify_arg(call, bufs[i]) == detail::MemKind::device)
           fail(Status::invalid_argument, call, std::string("backend cpu requested, but argument '") + bufs[i].name +
                                                    "' is a device pointer");
     }
@@ -199,7 +213,7 @@ Backend choose_backend(const char* call, Backend requested, const Buf* bufs, int
   int host = -1, dev = -1;
   for (int i = 0; i < nb; ++i) {
     if (bufs[i].count == 0) continue;
-    const detail::MemKind k = detail::classify(bufs[i].p);
+    const detail::MemKind k = classify_arg(call, bufs[i]);
     if (k == detail::MemKind::host) host = host < 0 ? i : host;
     else if (k == detail::MemKind::device) dev = dev < 0 ? i : dev;
   }

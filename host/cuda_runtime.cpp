@@ -40,7 +40,16 @@ MemKind classify(const void* p) {
                                         cudaGetErrorString(e));
   }
   switch (attr.type) {
-    case cudaMemoryTypeDevice: return MemKind::device;
+    case cudaMemoryTypeDevice: {
+      int current = 0;
+      if (cudaGetDevice(&current) != cudaSuccess) {
+        (void)cudaGetLastError();
+        throw Error(Status::cuda_error, "actk: cudaGetDevice failed");
+      }
+      const std::string msg = other_device_message(attr.device, current);
+      if (!msg.empty()) throw Error(Status::invalid_argument, "actk: " + msg);
+      return MemKind::device;
+    }
     case cudaMemoryTypeManaged: return MemKind::managed;
     default: return MemKind::host;  // unregistered or pinned host memory
   }

@@ -113,7 +113,19 @@ void cuda_fused(const FusedCall& c);
 bool cuda_built() noexcept;
 int cuda_device_count();  // cached; 0 when there is no usable device
 enum class MemKind { host, device, managed };
-MemKind classify(const void* p);  // host in a CPU-only build or with no device
+/// Where p lives (host in a CPU-only build or with no device). Device memory must be on the
+/// current device: actk launches on the current device, where another GPU's memory is an illegal
+/// address (or, with peer access, slow remote reads), so classify refuses it
+/// (Status::invalid_argument, naming both devices). Managed memory is accepted from any device.
+MemKind classify(const void* p);
+/// The rule classify applies to device pointers: empty when the pointer's device is the
+/// current one, else the message (inline, so the tests can check it without two GPUs).
+inline std::string other_device_message(int pointer_device, int current_device) {
+  if (pointer_device == current_device) return std::string();
+  return "a device pointer on GPU " + std::to_string(pointer_device) + ", but the current device is GPU " +
+         std::to_string(current_device) + ": actk runs on the current device; call cudaSetDevice(" +
+         std::to_string(pointer_device) + ") first";
+}
 
 }  // namespace detail
 }  // namespace actk

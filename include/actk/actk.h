@@ -6,7 +6,9 @@
 //
 // Errors throw actk::Error, whose message names the call and the argument. Backend::automatic
 // runs on the GPU when every pointer is a device (or managed) pointer and on the CPU when every
-// pointer is a host pointer; a mix is an error. In-place (y == x, dx == dy) works; partially
+// pointer is a host pointer; a mix is an error. Device memory must be on the current device (the
+// kernels run there, on the given stream): a pointer on another GPU is refused, naming both
+// devices (call cudaSetDevice first); managed memory is accepted from any device. In-place (y == x, dx == dy) works; partially
 // overlapping buffers are refused. n == 0 is a no-op (arguments other than pointers still checked).
 #pragma once
 

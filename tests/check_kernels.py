@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""What the compiler can prove about the kernels' speed without a GPU (CI, ctest label "static").
+
+For each PTX file (kernels compiled for compute_90), ptxas -v for sm_90 gives every kernel's
+registers, stack frame and spills, and the PTX itself shows its global loads and stores:
+  - no kernel spills registers or has a stack frame (local memory), except those in EXCEPTIONS,
+    each with its reason and a ceiling in bytes;
+  - every vectorized kernel (VECTOR_KERNELS) moves its data with 16-byte global loads and stores
+    (ld/st.global.v4.b32, or .v2.b64 for double): a change that silently loses vectorization fails.
+Prints a table of registers per kernel family (the occupancy each allows is the kernel's budget:
+255 registers at most; 64 per thread for 2 blocks of 512 threads per SM, 32 for 2048 threads).
+
+  check_kernels.py --ptxas /usr/local/cuda/bin/ptxas file.ptx [file.ptx ...]
+"""
+import argparse
+import re
+import subprocess
+import sys
+from collections import defaultdict
+
+# The known exceptions: kernel name (demangled, substrings, all must match) -> (the most bytes of
+# stack frame / spills allowed, why). Anything else with a stack frame or a spill fails, and so
+# does one of these growing. Measured 2026-11-26 (CUDA 13.0 ptxas, sm_90).
+EXCEPTIONS = [
+    (("actk::ops::Sine",), 32, "sinf/cosf reduce |x| > 105615 by Payne-Hanek with a small local array (that path only)"),
+    (("bias_vec<", "bfloat16, true>"), 32,
+     "bias + activation, bfloat16, keeping the pre-activation: 4 vectors of 8 in flight plus bias and pre need "
+     "~150 registers; silu/softplus/celu spill 28 bytes (issue #14 item 13 reworks the fused kernels)"),
+    (("softmax_slice_",), 32,
+     "__launch_bounds__(512, 2) caps the slice kernels at 64 registers; some variants spill 4-28 bytes"),
+    (("softmax_strided_fwd<float>",), 8,
+     "spills 8 bytes at 40 registers (ptxas's choice; not investigated yet: issue #14 item 9 rewrites this kernel)"),
+]
+
+
+def exception_for(name):
+    for subs, limit, why in EXCEPTIONS:
+        if all(s in name for s in subs):
+            return limit, why
+    return 0, None
+# kernels that must use 16-byte global loads and stores (demangled name substrings)
+VECTOR_KERNELS = ["elementwise_vec_kernel", "bias_vec", "gated_vec", "softmax_slice_fwd", "softmax_slice_bwd"]
+
+
+def demangle(names):
+    try:
+        out = subprocess.run(["c++filt"], input="\n".join(names), capture_output=True, text=True, check=True).stdout
+        return out.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return names
+
+
+def family(name):
+    m = re.search(r"(actk::detail::|actk::detail::\(anonymous namespace\)::|\(anonymous namespace\)::)?([a-z_0-9]+)<", name)
+    return m.group(2) if m else name.split("(")[0]
+
+
+def entries(ptx_text):
+    """mangled entry name -> its PTX body"""
+    out = {}
+    parts = re.split(r"\n\s*(?:\.visible\s+)?\.entry\s+", ptx_text)
+    for p in parts[1:]:
+        name = re.match(r"([A-Za-z0-9_$]+)", p).group(1)
+        out[name] = p
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ptxas", required=True)
+    ap.add_argument("ptx", nargs="+")
+    args = ap.parse_args()
+    args.ptx = [p for a in args.ptx for p in a.split(";") if p]  # CMake passes $<TARGET_OBJECTS> as one list
+    failures = []
+    regs_by_family = defaultdict(list)
+    checked_vec = 0
+    total = 0
+    excepted = set()
+    for path in args.ptx:
+        text = open(path).read()
+        body = entries(text)
+        r = subprocess.run([args.ptxas, "-arch=sm_90", "-v", path, "-o", "/dev/null"], capture_output=True, text=True)
+        if r.returncode != 0:
+            failures.append(f"{path}: ptxas failed: {r.stderr[-500:]}")
+            continue
+        info = {}
+        cur = None
+        for line in r.stderr.splitlines():
+            m = re.search(r"Function properties for (\S+)", line)
+            if m:
+                cur = m.group(1)
+                info.setdefault(cur, {})
+                continue
+            m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
+            if m and cur:
+                info[cur].update(stack=int(m.group(1)), spill_st=int(m.group(2)), spill_ld=int(m.group(3)))
+                continue
+            m = re.search(r"Compiling entry function '(\S+)'", line)
+            if m:
+                cur = m.group(1)
+                info.setdefault(cur, {})
+                continue
+            m = re.search(r"Used (\d+) registers", line)
+            if m and cur:
+                info[cur]["regs"] = int(m.group(1))
+        kernels = [k for k in info if k in body]
+        names = dict(zip(kernels, demangle(kernels)))
+        for k in kernels:
+            d, name = info[k], names[k]
+            total += 1
+            regs_by_family[family(name)].append(d.get("regs", -1))
+            limit, why = exception_for(name)
+            worst = max(d.get("spill_st", 0), d.get("spill_ld", 0), d.get("stack", 0))
+            if worst > limit:
+                failures.append(f"spills or local memory: {name[:160]}: stack {d.get('stack', 0)} bytes, spill stores "
+                                f"{d.get('spill_st', 0)}, loads {d.get('spill_ld', 0)} (allowed: {limit})")
+            elif worst > 0:
+                excepted.add(why)
+            if any(v in name for v in VECTOR_KERNELS):
+                checked_vec += 1
+                b = body[k]
+                # 16 bytes: four 32-bit words (float, packed 16-bit pairs) or two 64-bit ones (double)
+                v16 = r"\.global(\.[a-z]+)*\.(v4\.[bfsu]32|v2\.[bfsu]64)\b"
+                if not re.search(r"ld" + v16, b) or not re.search(r"st" + v16, b):
+                    failures.append(f"no 16-byte global load/store (ld/st.global.v4.b32 or .v2.b64): {name[:160]}")
+    print(f"{total} kernels in {len(args.ptx)} PTX files; {checked_vec} vectorized kernels checked for 16-byte access")
+    print("| kernel family | kernels | registers min | max |")
+    print("|---|---|---|---|")
+    for fam, regs in sorted(regs_by_family.items()):
+        print(f"| {fam} | {len(regs)} | {min(regs)} | {max(regs)} |")
+    for why in sorted(excepted):
+        print(f"allowed exception seen: {why}")
+    if total == 0:
+        failures.append("no kernels found: the PTX or ptxas output format changed")
+    if checked_vec == 0:
+        failures.append("no vectorized kernels found to check")
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -85,8 +85,10 @@ def main():
             continue
         info = {}
         cur = None
+        # ptxas -v names a kernel ("Compiling entry function 'X'" / "Function properties for X"),
+        # then reports its stack/spills and its registers on the following lines
         for line in r.stderr.splitlines():
-            m = re.search(r"Function properties for (\S+)", line)
+            m = re.search(r"(?:Function properties for |Compiling entry function ')([^'\s]+)", line)
             if m:
                 cur = m.group(1)
                 info.setdefault(cur, {})
@@ -94,12 +96,6 @@ def main():
             m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
             if m and cur:
                 info[cur].update(stack=int(m.group(1)), spill_st=int(m.group(2)), spill_ld=int(m.group(3)))
-                continue
-            m = re.search(r"Compiling entry function '(\S+)'", line)
-            if m:
-                cur = m.group(1)
-                info.setdefault(cur, {})
-                continue
             m = re.search(r"Used (\d+) registers", line)
             if m and cur:
                 info[cur]["regs"] = int(m.group(1))

@@ -54,6 +54,11 @@ void check_enums(const char* call, Op op, DType dtype, Backend backend) {
   const int b = static_cast<int>(backend);
   if (b < 0 || b > 2)
     fail(Status::invalid_argument, call, "argument 'backend' = " + std::to_string(b) + " is not a backend");
+  // before any early return for an empty call: the answer must not depend on n
+  if (backend == Backend::cuda && !detail::cuda_built())
+    fail(Status::unsupported, call, "backend cuda requested, but actk was built without CUDA (ACTK_ENABLE_CUDA=OFF or no toolkit)");
+  if (backend == Backend::cuda && detail::cuda_device_count() == 0)
+    fail(Status::unsupported, call, "backend cuda requested, but no CUDA device is available");
 }
 
 /// Fills defaults, checks finiteness and the op's own constraints. Returns {a, b}.
@@ -193,12 +198,7 @@ detail::MemKind classify_arg(const char* call, const Buf& b) {
 
 /// Picks the backend from the pointers (automatic) or checks the requested one against them.
 Backend choose_backend(const char* call, Backend requested, const Buf* bufs, int nb) {
-  if (requested == Backend::cuda) {
-    if (!detail::cuda_built())
-      fail(Status::unsupported, call, "backend cuda requested, but actk was built without CUDA (ACTK_ENABLE_CUDA=OFF or no toolkit)");
-    if (detail::cuda_device_count() == 0)
-      fail(Status::unsupported, call, "backend cuda requested, but no CUDA device is available");
-  }
+  // (backend cuda without CUDA or a device was refused by check_enums)
   if (requested != Backend::automatic && (requested == Backend::cpu || !detail::cuda_built())) {
     if (requested == Backend::cpu && detail::cuda_built() && detail::cuda_device_count() > 0) {
       for (int i = 0; i < nb; ++i)
@@ -286,6 +286,15 @@ const char* version() noexcept {
 }
 
 namespace {
+
+/// count * per * sizeof(double), or SIZE_MAX where that overflows (a call of that shape is refused
+/// anyway); at least one double.
+std::size_t doubles_bytes(std::int64_t count, std::int64_t per) {
+  if (count <= 0 || per <= 0) return sizeof(double);
+  const std::size_t c = static_cast<std::size_t>(count), p = static_cast<std::size_t>(per);
+  if (c > SIZE_MAX / sizeof(double) / p) return SIZE_MAX;
+  return c * p * sizeof(double);
+}
 
 void check_blend(const char* call, Blend blend) {
   if (!std::isfinite(blend.alpha) || !std::isfinite(blend.beta))
@@ -406,6 +415,8 @@ void run_fused(const char* call, detail::FusedKind kind, Op op, DType dtype, con
   if (cols > 0 && rows > INT64_MAX / cols) fail(Status::invalid_argument, call, "rows * cols overflows a 64-bit count");
   const std::int64_t n = rows * cols;
   check_size(call, "rows * cols", n, elem);
+  // cols alone sizes bias and dbias (and dbias's double sums), even when rows = 0
+  check_size(call, "cols", cols, kind == detail::FusedKind::bias_bwd ? sizeof(double) : elem);
   const bool gated = kind == detail::FusedKind::gated_fwd || kind == detail::FusedKind::gated_bwd;
   std::int64_t span = n;  // elements a strided gate/value buffer covers
   if (gated) {
@@ -480,8 +491,7 @@ void run_fused(const char* call, detail::FusedKind kind, Op op, DType dtype, con
 }  // namespace
 
 std::size_t bias_act_backward_workspace_bytes(DType, std::int64_t rows, std::int64_t cols) {
-  if (cols <= 0) return sizeof(double);
-  return static_cast<std::size_t>(detail::dbias_row_chunks(rows)) * static_cast<std::size_t>(cols) * sizeof(double);
+  return doubles_bytes(cols, detail::dbias_row_chunks(rows));
 }
 
 void bias_act_forward(Op op, DType dtype, const void* x, const void* bias, void* y, std::int64_t rows, std::int64_t cols,
@@ -540,9 +550,7 @@ void prelu_forward(DType dtype, const void* x, const void* alpha, void* y, std::
 }
 
 std::size_t prelu_backward_workspace_bytes(DType, std::int64_t n, std::int64_t channels, std::int64_t) {
-  if (channels <= 0) return sizeof(double);
-  return static_cast<std::size_t>(channels) * static_cast<std::size_t>(detail::prelu_partials_per_channel(n, channels)) *
-         sizeof(double);
+  return doubles_bytes(channels, detail::prelu_partials_per_channel(n, channels));
 }
 
 void prelu_backward(DType dtype, const void* x, const void* dy, const void* alpha, void* dx, void* dalpha, std::int64_t n,

@@ -19,6 +19,11 @@ template <class S> void cpu_prelu_typed(const PreluCall& c) {
   auto* out = static_cast<S*>(c.out);
   const std::int64_t C = c.channels, inner = c.channels == 1 ? 1 : c.inner;
 
+  if (c.n == 0) {  // nothing to read (alpha may be null): dalpha holds empty sums, +0
+    if (c.dalpha != nullptr)
+      for (std::int64_t k = 0; k < C; ++k) static_cast<S*>(c.dalpha)[k] = store<S>(0.0);
+    return;
+  }
   // alpha values read before any write (dalpha may not alias alpha, but dx may alias x or dy)
   std::vector<P<double>> pa(static_cast<std::size_t>(C));
   for (std::int64_t k = 0; k < C; ++k) pa[static_cast<std::size_t>(k)] = P<double>::make(load(alpha[k]), 0.0);

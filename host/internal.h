@@ -43,7 +43,7 @@ struct PreluCall {
 /// summation order (and so the bits) is the same every run.
 inline std::int64_t prelu_partials_per_channel(std::int64_t n, std::int64_t channels) {
   const std::int64_t per = channels > 0 ? n / channels : 0;
-  const std::int64_t b = (per + 65535) / 65536;
+  const std::int64_t b = per / 65536 + (per % 65536 > 0);  // ceil without per + 65535 (overflows near INT64_MAX)
   return b < 1 ? 1 : (b > 1024 ? 1024 : b);
 }
 
@@ -81,7 +81,7 @@ struct FusedCall {
 
 /// Row chunks of the GPU's first dbias stage: a function of the shape only (same bits every run).
 inline std::int64_t dbias_row_chunks(std::int64_t rows) {
-  const std::int64_t r = (rows + 255) / 256;
+  const std::int64_t r = rows / 256 + (rows % 256 > 0);  // ceil without rows + 255 (overflows near INT64_MAX)
   return r < 1 ? 1 : (r > 64 ? 64 : r);
 }
 

@@ -209,6 +209,79 @@ TEST(Errors, DevicePointersMustBeOnTheCurrentDevice) {
   EXPECT_NE(m.find("cudaSetDevice(1)"), std::string::npos) << m;
 }
 
+// Review defects (issue #15), each through the C ABI as a C caller would meet it.
+TEST(Errors, PreluBackwardWithNoElementsWritesZerosAndReadsNoAlpha) {
+  // n = 0: alpha counts as 0 elements (null here), dalpha still receives the channels' empty sums
+  float dalpha[4] = {kPoison, kPoison, kPoison, kPoison};
+  EXPECT_EQ(actk_prelu_backward(ACTK_FLOAT32, nullptr, nullptr, nullptr, nullptr, dalpha, 0, 4, 1, ACTK_BACKEND_CPU, nullptr,
+                                nullptr, 0),
+            ACTK_OK)
+      << actk_last_error();
+  for (float v : dalpha) {
+    EXPECT_EQ(v, 0.0f);
+    EXPECT_FALSE(std::signbit(v));
+  }
+  const actk::bfloat16 one(1.0);
+  actk::bfloat16 da16[3] = {one, one, one};
+  EXPECT_EQ(actk_prelu_backward(ACTK_BFLOAT16, nullptr, nullptr, &one, nullptr, da16, 0, 3, 5, ACTK_BACKEND_CPU, nullptr,
+                                nullptr, 0),
+            ACTK_OK);
+  for (const actk::bfloat16& v : da16) EXPECT_EQ(v.bits, 0);
+}
+
+TEST(Errors, EverySizeOfAnEmptyFusedCallIsChecked) {
+  // rows = 0 still touches dbias (cols elements, summed in double): an overflowing cols is an
+  // invalid argument, not an internal error from an impossible allocation
+  float dbias[4];
+  for (std::int64_t cols : {std::int64_t{1} << 62, std::int64_t{1} << 61, std::int64_t{-1}}) {
+    EXPECT_EQ(actk_bias_act_backward(static_cast<int>(Op::gelu), nullptr, ACTK_FLOAT32, nullptr, nullptr, nullptr, nullptr, dbias,
+                                     0, cols, 1.0, 0.0, ACTK_BACKEND_CPU, nullptr, nullptr, 0),
+              ACTK_ERROR_INVALID_ARGUMENT)
+        << "cols = " << cols << ": " << actk_last_error();
+    EXPECT_NE(std::string(actk_last_error()).find("cols"), std::string::npos) << actk_last_error();
+  }
+  EXPECT_EQ(actk_bias_act_backward(static_cast<int>(Op::gelu), nullptr, ACTK_FLOAT32, nullptr, nullptr, nullptr, nullptr, dbias, 0,
+                                   4, 1.0, 0.0, ACTK_BACKEND_CPU, nullptr, nullptr, 0),
+            ACTK_OK)
+      << actk_last_error();
+  for (float v : dbias) EXPECT_EQ(v, 0.0f);
+}
+
+// The workspace queries take any sizes (found by the fuzzer: rows + 255 overflowed at INT64_MAX):
+// the bytes a valid shape needs, SIZE_MAX where the product overflows, one double for empty shapes.
+TEST(Errors, WorkspaceQueriesTakeAnySize) {
+  const std::int64_t big = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(actk_bias_act_backward_workspace_bytes(ACTK_FLOAT32, big, 4), std::size_t{64} * 4 * sizeof(double));
+  EXPECT_EQ(actk_bias_act_backward_workspace_bytes(ACTK_FLOAT32, 300, 4), std::size_t{2} * 4 * sizeof(double));
+  EXPECT_EQ(actk_bias_act_backward_workspace_bytes(ACTK_FLOAT32, 4, big), SIZE_MAX);
+  EXPECT_EQ(actk_bias_act_backward_workspace_bytes(ACTK_FLOAT32, -5, -5), sizeof(double));
+  EXPECT_EQ(actk_prelu_backward_workspace_bytes(ACTK_FLOAT32, big, 1, 1), std::size_t{1024} * sizeof(double));
+  EXPECT_EQ(actk_prelu_backward_workspace_bytes(ACTK_FLOAT32, big, big, 1), SIZE_MAX);
+  EXPECT_EQ(actk_prelu_backward_workspace_bytes(ACTK_FLOAT32, std::numeric_limits<std::int64_t>::min(), 3, 1), 3 * sizeof(double));
+}
+
+TEST(Errors, AnEmptyCallGetsTheSameBackendAnswerAsAFullOne) {
+  // backend cuda: refused on a machine without CUDA or a GPU, whatever n is; accepted on one
+  Bufs b;
+  const actk_status full = actk_forward(static_cast<int>(Op::relu), nullptr, ACTK_FLOAT32, b.x.data(), b.out.data(), 1,
+                                        ACTK_BACKEND_CUDA, nullptr);
+  const actk_status empty = actk_forward(static_cast<int>(Op::relu), nullptr, ACTK_FLOAT32, b.x.data(), b.out.data(), 0,
+                                         ACTK_BACKEND_CUDA, nullptr);
+  if (!actk::cuda_available()) {
+    EXPECT_EQ(full, ACTK_ERROR_UNSUPPORTED);
+    EXPECT_EQ(empty, ACTK_ERROR_UNSUPPORTED) << "n = 0 must not skip the backend check";
+    const float* none = nullptr;
+    EXPECT_EQ(actk_softmax_forward(ACTK_FLOAT32, none, nullptr, 0, 8, 1, 0, ACTK_BACKEND_CUDA, nullptr), ACTK_ERROR_UNSUPPORTED);
+    EXPECT_EQ(actk_prelu_forward(ACTK_FLOAT32, nullptr, nullptr, nullptr, 0, 1, 1, ACTK_BACKEND_CUDA, nullptr),
+              ACTK_ERROR_UNSUPPORTED);
+    EXPECT_EQ(actk_gated_forward(static_cast<int>(Op::silu), nullptr, ACTK_FLOAT32, nullptr, nullptr, 2, nullptr, 0, 1, 1.0, 0.0,
+                                 ACTK_BACKEND_CUDA, nullptr),
+              ACTK_ERROR_UNSUPPORTED);
+  } else {
+    EXPECT_EQ(empty, ACTK_OK) << actk_last_error();
+  }
+}
+
 TEST(Errors, BadPointersAndSizes) {
   Bufs b;
   expect_error([&] { actk::forward(Op::relu, DType::float32, nullptr, b.out.data(), 64); }, Status::invalid_argument,

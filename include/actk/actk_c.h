@@ -1,7 +1,11 @@
 /* actk/actk_c.h: the C ABI. Plain C (C89 types plus stdint), so Python (ctypes), Rust or Julia
  * can call actk without C++. Every call returns an actk_status; on failure actk_last_error()
  * gives the message for the calling thread (valid until that thread's next actk call).
- * Ops are ints in list order (actk_op_count, actk_op_info, actk_op_from_name). */
+ * Ops are ints in list order (actk_op_count, actk_op_info, actk_op_from_name).
+ * Threads, streams, empty calls and errors behave as actk.h's opening comment says: every call
+ * is reentrant; a GPU call only enqueues on its stream; n = 0 touches no element but checks every
+ * other argument, and still writes dalpha / dbias (zeros); a refused call changes nothing.
+ * Invalid enum values (a dtype of 7, say) are refused with ACTK_ERROR_INVALID_ARGUMENT. */
 #ifndef ACTK_ACTK_C_H
 #define ACTK_ACTK_C_H
 
@@ -20,7 +24,16 @@ extern "C" {
 #define ACTK_API
 #endif
 
-typedef enum actk_status {
+/* In C++ the enums have int as their fixed underlying type, so that any int a C caller passes
+ * (7 as a dtype, say) is a valid value of the parameter's type until actk refuses it; C is
+ * unchanged (an enum is an int there). */
+#ifdef __cplusplus
+#define ACTK_ENUM(name) enum name : int
+#else
+#define ACTK_ENUM(name) enum name
+#endif
+
+typedef ACTK_ENUM(actk_status) {
   ACTK_OK = 0,
   ACTK_ERROR_INVALID_ARGUMENT = 1, /* null pointer, bad size, bad parameter, bad enum value */
   ACTK_ERROR_UNKNOWN_OP = 2,       /* op id or name not in the list */
@@ -29,9 +42,9 @@ typedef enum actk_status {
   ACTK_ERROR_INTERNAL = 5
 } actk_status;
 
-typedef enum actk_dtype { ACTK_FLOAT32 = 0, ACTK_FLOAT64 = 1, ACTK_FLOAT16 = 2, ACTK_BFLOAT16 = 3 } actk_dtype;
-typedef enum actk_backend { ACTK_BACKEND_AUTO = 0, ACTK_BACKEND_CPU = 1, ACTK_BACKEND_CUDA = 2 } actk_backend;
-typedef enum actk_from { ACTK_FROM_INPUT = 0, ACTK_FROM_OUTPUT = 1 } actk_from;
+typedef ACTK_ENUM(actk_dtype) { ACTK_FLOAT32 = 0, ACTK_FLOAT64 = 1, ACTK_FLOAT16 = 2, ACTK_BFLOAT16 = 3 } actk_dtype;
+typedef ACTK_ENUM(actk_backend) { ACTK_BACKEND_AUTO = 0, ACTK_BACKEND_CPU = 1, ACTK_BACKEND_CUDA = 2 } actk_backend;
+typedef ACTK_ENUM(actk_from) { ACTK_FROM_INPUT = 0, ACTK_FROM_OUTPUT = 1 } actk_from;
 
 typedef struct actk_op_info {
   const char* name;               /* public name, e.g. "gelu_tanh" */

@@ -8,8 +8,26 @@
 // runs on the GPU when every pointer is a device (or managed) pointer and on the CPU when every
 // pointer is a host pointer; a mix is an error. Device memory must be on the current device (the
 // kernels run there, on the given stream): a pointer on another GPU is refused, naming both
-// devices (call cudaSetDevice first); managed memory is accepted from any device. In-place (y == x, dx == dy) works; partially
-// overlapping buffers are refused. n == 0 is a no-op (arguments other than pointers still checked).
+// devices (call cudaSetDevice first); managed memory is accepted from any device. In-place
+// (y == x, dx == dy) works; partially overlapping buffers are refused.
+//
+// What every call promises (the C ABI too):
+//   - Threads: every call is reentrant and may run from any number of host threads at once on
+//     different buffers. Cached per process: the device count; per device: its SM count and
+//     attributes, the softmax kernels' shared-memory limits (first use writes them, racing
+//     first calls store the same values). Nothing else is shared; the C ABI's error message is
+//     per thread.
+//   - Streams: a GPU call only enqueues work on the given stream (null = the default stream),
+//     ordered after what is already there; no call synchronizes the host or the device. Scratch
+//     that a call takes itself is stream-ordered (cudaMallocAsync) and released in order.
+//   - Empty calls: n == 0 (rows == 0, outer * axis * inner == 0) reads and writes no element and
+//     the pointers it would have used may be null; everything else is still checked, the
+//     backend too (backend cuda without a GPU is refused whatever n is). Outputs that do not
+//     scale with n are still written: prelu_backward's dalpha and bias_act_backward's dbias
+//     receive their empty sums, +0.
+//   - Errors are not sticky: a refused call changes nothing and the next call starts afresh. A
+//     CUDA error that the runtime keeps sticky (a kernel fault) is reported by the next call that
+//     meets it, as Status::cuda_error.
 #pragma once
 
 #include <cstdint>

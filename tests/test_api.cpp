@@ -247,6 +247,28 @@ TEST(Errors, EverySizeOfAnEmptyFusedCallIsChecked) {
   for (float v : dbias) EXPECT_EQ(v, 0.0f);
 }
 
+// Invalid enum values through the C ABI, as a C caller can pass them: refused, and no undefined
+// behaviour on the way (CI runs this under -fsanitize=undefined, which checks enum loads).
+TEST(Errors, InvalidCEnumValuesAreRefused) {
+  Bufs b;
+  for (int v : {4, 7, -1, std::numeric_limits<int>::max()}) {
+    EXPECT_EQ(actk_forward(0, nullptr, static_cast<actk_dtype>(v), b.x.data(), b.out.data(), 4, ACTK_BACKEND_CPU, nullptr),
+              ACTK_ERROR_INVALID_ARGUMENT)
+        << "dtype " << v;
+    EXPECT_EQ(actk_forward(0, nullptr, ACTK_FLOAT32, b.x.data(), b.out.data(), 4, static_cast<actk_backend>(v), nullptr),
+              ACTK_ERROR_INVALID_ARGUMENT)
+        << "backend " << v;
+    EXPECT_EQ(actk_backward(0, nullptr, ACTK_FLOAT32, static_cast<actk_from>(v), b.x.data(), b.dy.data(), b.out.data(), 4,
+                            ACTK_BACKEND_CPU, nullptr),
+              ACTK_ERROR_INVALID_ARGUMENT)
+        << "from " << v;
+    EXPECT_EQ(actk_softmax_forward(static_cast<actk_dtype>(v), b.x.data(), b.out.data(), 2, 2, 1, 0, ACTK_BACKEND_CPU, nullptr),
+              ACTK_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(actk_last_error()), "");
+  }
+  for (float v : b.out) EXPECT_EQ(std::memcmp(&v, &kPoison, 4), 0);  // nothing written
+}
+
 // The workspace queries take any sizes (found by the fuzzer: rows + 255 overflowed at INT64_MAX):
 // the bytes a valid shape needs, SIZE_MAX where the product overflows, one double for empty shapes.
 TEST(Errors, WorkspaceQueriesTakeAnySize) {

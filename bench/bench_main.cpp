@@ -306,6 +306,118 @@ int print_env() {
 }
 #endif
 
+/// The console output, then a summary: the main job ends like a report, not 600 raw rows. Per op,
+/// GB/s (CPU) or % of the device-to-device copy (GPU) for each dtype and direction at the largest
+/// size measured; softmax and log-softmax by row length; the fused ops against their unfused pair.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
+      std::string name = r.benchmark_name();
+      const std::size_t mt = name.find("/manual_time");
+      if (mt != std::string::npos) name.erase(mt);
+      const auto pct = r.counters.find("pct_of_copy");
+      const auto gb = r.counters.find("GBps");
+      const auto bps = r.counters.find("bytes_per_second");
+      if (pct != r.counters.end()) gpu_ = true;
+      const double v = pct != r.counters.end() ? pct->second.value
+                       : gb != r.counters.end() ? gb->second.value
+                       : bps != r.counters.end() ? bps->second.value * 1e-9
+                                                 : -1.0;
+      if (v >= 0) results_.emplace_back(name, v);
+    }
+  }
+
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    // name = backend/op/direction/dtype/n, or backend/op/direction/dtype/cols=C/n=2^k (softmax),
+    // or backend/op/fused|unfused/dtype/n
+    std::map<std::string, std::map<std::string, std::pair<long long, double>>> table;  // op -> column -> (n, value)
+    std::map<std::string, std::map<std::string, double>> sm;                           // cols -> column -> value
+    std::vector<std::string> columns, sm_columns;
+    auto add_col = [](std::vector<std::string>& cols, const std::string& c) {
+      if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
+    };
+    for (const auto& [name, v] : results_) {
+      std::vector<std::string> f;
+      for (std::size_t a = 0, b; a <= name.size(); a = b + 1) {
+        b = name.find('/', a);
+        if (b == std::string::npos) b = name.size();
+        f.push_back(name.substr(a, b - a));
+      }
+      if (f.size() < 5 || (f[0] != "cpu" && f[0] != "gpu")) continue;  // peers and overhead rows stay above
+      const std::string dir = f[2] == "backward_x" ? "bwd(x)"
+                              : f[2] == "backward_y" ? "bwd(y)"
+                              : f[2] == "backward"   ? "bwd"
+                              : f[2] == "forward"    ? "fwd"
+                                                     : f[2];
+      if (f[4].rfind("cols=", 0) == 0) {
+        const std::string col = std::string(f[1] == "log_softmax" ? "log " : "") + f[3] + " " + dir;
+        add_col(sm_columns, col);
+        sm[f[4].substr(5) + (f.size() > 5 ? " " + f[5] : "")][col] = v;
+        continue;
+      }
+      const std::string col = f[3] + " " + dir;
+      add_col(columns, col);
+      const long long n = std::atoll(f[4].c_str());
+      auto& cell = table[f[1]][col];
+      if (n >= cell.first) cell = {n, v};
+    }
+    if (table.empty() && sm.empty()) return;
+    // columns grouped by dtype, then direction
+    auto rank = [](const std::string& c) {
+      static const char* order[] = {"float32", "bfloat16", "float16", "float64", "fwd", "bwd", "bwd(x)", "bwd(y)", "fused", "unfused"};
+      int r = 0;
+      for (int i = 0; i < 10; ++i)
+        if (c.find(order[i]) != std::string::npos) r += i < 4 ? 100 * (i + 1) : i;
+      return r + (c.rfind("log ", 0) == 0 ? 1000 : 0);
+    };
+    auto by_rank = [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); };
+    std::stable_sort(columns.begin(), columns.end(), by_rank);
+    std::stable_sort(sm_columns.begin(), sm_columns.end(), by_rank);
+    const char* unit = gpu_ ? "% of the device-to-device copy of the same bytes" : "GB/s of the bytes each call must move";
+    std::printf("\nSummary (%s; %s, at the largest size run):\n\n| op |", gpu_ ? "GPU" : "CPU reference path", unit);
+    for (const auto& c : columns) std::printf(" %s |", c.c_str());
+    std::printf("\n|---|");
+    for (std::size_t i = 0; i < columns.size(); ++i) std::printf("---|");
+    std::printf("\n");
+    for (const auto& [op, cells] : table) {
+      std::printf("| %s |", op.c_str());
+      for (const auto& c : columns) {
+        const auto it = cells.find(c);
+        if (it == cells.end()) std::printf(" |");
+        else std::printf(" %.1f |", it->second.second);
+      }
+      std::printf("\n");
+    }
+    if (!sm.empty()) {
+      std::printf("\nSoftmax by row length (%s):\n\n| cols |", gpu_ ? "% of copy" : "GB/s");
+      for (const auto& c : sm_columns) std::printf(" %s |", c.c_str());
+      std::printf("\n|---|");
+      for (std::size_t i = 0; i < sm_columns.size(); ++i) std::printf("---|");
+      std::printf("\n");
+      std::vector<std::pair<long long, std::string>> rows;
+      for (const auto& kv : sm) rows.emplace_back(std::atoll(kv.first.c_str()), kv.first);
+      std::sort(rows.begin(), rows.end());
+      for (const auto& [cols, key] : rows) {
+        std::printf("| %s |", key.c_str());
+        for (const auto& c : sm_columns) {
+          const auto it = sm[key].find(c);
+          if (it == sm[key].end()) std::printf(" |");
+          else std::printf(" %.1f |", it->second);
+        }
+        std::printf("\n");
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, double>> results_;
+  bool gpu_ = false;
+};
+
 std::vector<DType> parse_dtypes(const char* s) {
   std::vector<DType> v;
   // names separated by commas; "float16" must not match inside "bfloat16"
@@ -387,7 +499,8 @@ int main(int argc, char** argv) {
   register_overhead(gpu);
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;
-  benchmark::RunSpecifiedBenchmarks();
+  SummaryReporter report;
+  benchmark::RunSpecifiedBenchmarks(&report);
   benchmark::Shutdown();
   return 0;
 }

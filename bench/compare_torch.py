@@ -463,6 +463,44 @@ def write_markdown(path, meta, records):
     open(path, "w").write("\n".join(lines) + "\n")
 
 
+def ratio_chart(plt, outdir, records):
+    """compare_ratios.png: one horizontal bar per op and direction, actk's speed over PyTorch eager's
+    (and torch.compile's) at the largest size measured (softmax: the longest rows), per dtype; 1.0
+    is parity. The per-size panels (compare_<kind>.png) keep the detail."""
+    best = {}
+    for r in records:
+        size = r["cols"] if r["op"].endswith("softmax") else r["n"]
+        k = (r["op"], r["direction"], r["dtype"])
+        if r.get("actk_GBps") and r.get("torch_GBps") and (k not in best or size >= best[k][0]):
+            best[k] = (size, r)
+    if not best:
+        return
+    dtypes = sorted({k[2] for k in best})
+    labels = sorted({(k[0], k[1]) for k in best})
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(5.5 * len(dtypes), 0.28 * len(labels) + 1.6), squeeze=False,
+                             sharey=True)
+    for ax, dt in zip(axes.flat, dtypes):
+        ys = list(range(len(labels)))
+        eager = [best[(o, d, dt)][1]["actk_GBps"] / best[(o, d, dt)][1]["torch_GBps"] if (o, d, dt) in best else float("nan")
+                 for o, d in labels]
+        comp = [best[(o, d, dt)][1]["actk_GBps"] / best[(o, d, dt)][1]["compile_GBps"]
+                if (o, d, dt) in best and best[(o, d, dt)][1].get("compile_GBps") else float("nan") for o, d in labels]
+        ax.barh([y - 0.2 for y in ys], eager, height=0.4, label="actk / eager")
+        ax.barh([y + 0.2 for y in ys], comp, height=0.4, label="actk / torch.compile")
+        ax.axvline(1.0, color="k", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_title(dt, fontsize=9)
+        ax.set_yticks(ys)
+        ax.set_yticklabels([f"{o} {d}" for o, d in labels], fontsize=7)
+        ax.invert_yaxis()
+        ax.tick_params(axis="x", labelsize=7)
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.supxlabel("speed ratio at the largest size (> 1: actk faster)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, "compare_ratios.png"), dpi=90)
+    plt.close(fig)
+
+
 def plot(outdir, records):
     try:
         import matplotlib
@@ -471,6 +509,7 @@ def plot(outdir, records):
     except ImportError:
         print("matplotlib not available: no plots")
         return
+    ratio_chart(plt, outdir, records)
     def kind_of(r):
         return "fused" if r.get("fused") else ("softmax" if r["op"].endswith("softmax") else "activations")
     for kind in ("activations", "softmax", "fused"):

@@ -13,6 +13,8 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -237,6 +239,113 @@ void register_fused(bool gpu, std::int64_t n) {
     }
 }
 
+/// Shapes that each stress one path of the kernels (issue #14's list), so that a GPU run measures
+/// every one: PReLU channels-last and channels-first, bias + gelu backward with dbias at 8192 x 1024
+/// and 65536 x 64, softmax rows of 1..32 columns, softmax over a middle axis ([1, 32768, 8],
+/// [64, 4096, 64]), one softmax row of 2^20, accumulation (beta = 1) forward and backward, and a
+/// SwiGLU with odd cols (the value half starts off a 16-byte boundary). n elements per case (one
+/// row of 2^20 and the middle-axis shapes are fixed). Named targeted/<backend>/<case>/<dtype>; GB/s
+/// counts the bytes each call must move.
+void register_targeted(bool gpu, std::int64_t n) {
+  struct T {
+    std::string name;
+    std::int64_t elems;  // largest buffer, elements
+    std::int64_t moved;  // elements each call must move
+    std::function<void(DType, Backend, void* const*)> run;
+  };
+  std::vector<T> cases;
+  const std::int64_t C = 64;
+  cases.push_back({"prelu_fwd_channels_last_C64", n, 2 * n, [=](DType dt, Backend be, void* const* b) {
+                     actk::prelu_forward(dt, b[0], b[3], b[2], n, C, 1, be);
+                   }});
+  cases.push_back({"prelu_bwd_channels_last_C64", n, 3 * n, [=](DType dt, Backend be, void* const* b) {
+                     actk::prelu_backward(dt, b[0], b[1], b[3], b[2], b[4], n, C, 1, be);
+                   }});
+  cases.push_back({"prelu_fwd_channels_first_C64", n, 2 * n, [=](DType dt, Backend be, void* const* b) {
+                     actk::prelu_forward(dt, b[0], b[3], b[2], n, C, n / (C * 16), be);  // [16, 64, n/1024]
+                   }});
+  cases.push_back({"prelu_bwd_channels_first_C64", n, 3 * n, [=](DType dt, Backend be, void* const* b) {
+                     actk::prelu_backward(dt, b[0], b[1], b[3], b[2], b[4], n, C, n / (C * 16), be);
+                   }});
+  for (std::int64_t cols : {std::int64_t{1024}, std::int64_t{64}}) {
+    const std::int64_t rows = n / cols;
+    cases.push_back({"bias_gelu_bwd_dbias_" + std::to_string(rows) + "x" + std::to_string(cols), n, 3 * n,
+                     [=](DType dt, Backend be, void* const* b) {
+                       actk::bias_act_backward(Op::gelu, dt, b[0], b[3], b[1], b[2], b[4], rows, cols, {}, {}, be);
+                     }});
+  }
+  for (std::int64_t cols : {1, 2, 4, 8, 16, 24, 32})
+    for (bool bwd : {false, true})
+      cases.push_back({std::string("softmax_") + (bwd ? "bwd" : "fwd") + "_cols" + std::to_string(cols), n, (bwd ? 3 : 2) * (n / cols * cols),
+                       [=](DType dt, Backend be, void* const* b) {
+                         if (bwd) actk::softmax_backward(dt, b[0], b[1], b[2], n / cols, cols, 1, 0, be);
+                         else actk::softmax_forward(dt, b[0], b[2], n / cols, cols, 1, 0, be);
+                       }});
+  for (auto [o, a, i] : {std::array<std::int64_t, 3>{1, 32768, 8}, std::array<std::int64_t, 3>{64, 4096, 64}})
+    cases.push_back({"softmax_fwd_middle_axis_" + std::to_string(o) + "x" + std::to_string(a) + "x" + std::to_string(i), o * a * i,
+                     2 * o * a * i, [=](DType dt, Backend be, void* const* b) { actk::softmax_forward(dt, b[0], b[2], o, a, i, 0, be); }});
+  const std::int64_t row = std::int64_t{1} << 20;
+  cases.push_back({"softmax_fwd_one_row_2^20", row, 2 * row,
+                   [=](DType dt, Backend be, void* const* b) { actk::softmax_forward(dt, b[0], b[2], 1, row, 1, 0, be); }});
+  cases.push_back({"softmax_bwd_one_row_2^20", row, 3 * row,
+                   [=](DType dt, Backend be, void* const* b) { actk::softmax_backward(dt, b[0], b[1], b[2], 1, row, 1, 0, be); }});
+  const actk::Blend acc{1.0, 1.0};
+  cases.push_back({"gelu_fwd_accumulate_beta1", n, 3 * n,
+                   [=](DType dt, Backend be, void* const* b) { actk::forward(Op::gelu, dt, b[0], b[2], n, {}, be, nullptr, acc); }});
+  cases.push_back({"gelu_bwd_accumulate_beta1", n, 4 * n, [=](DType dt, Backend be, void* const* b) {
+                     actk::backward(Op::gelu, dt, From::input, b[0], b[1], b[2], n, {}, be, nullptr, acc);
+                   }});
+  {
+    const std::int64_t cols = 4095, rows = n / 4096;
+    cases.push_back({"swiglu_fwd_odd_cols_4095", 2 * rows * cols, 3 * rows * cols, [=](DType dt, Backend be, void* const* b) {
+                       const char* gate = static_cast<const char*>(b[0]);
+                       actk::gated_forward(Op::silu, dt, gate, gate + cols * actk::dtype_size(dt), 2 * cols, b[2], rows, cols, {}, {}, be);
+                     }});
+    cases.push_back({"swiglu_bwd_odd_cols_4095", 2 * rows * cols, 5 * rows * cols, [=](DType dt, Backend be, void* const* b) {
+                       const char* gate = static_cast<const char*>(b[0]);
+                       char* dgate = static_cast<char*>(b[2]);
+                       const std::size_t off = static_cast<std::size_t>(cols) * actk::dtype_size(dt);
+                       actk::gated_backward(Op::silu, dt, gate, gate + off, 2 * cols, b[1], dgate, dgate + off, rows, cols, {}, {}, be);
+                     }});
+  }
+  for (DType dt : {DType::float32, DType::bfloat16})
+    for (const T& t : cases) {
+      const std::string name = std::string("targeted/") + (gpu ? "gpu/" : "cpu/") + t.name + "/" + actk::dtype_name(dt);
+      auto body = [=](benchmark::State& st) {
+        const std::size_t es = actk::dtype_size(dt), sz = static_cast<std::size_t>(t.elems) * es;
+        std::vector<std::vector<unsigned char>> host;
+        void* b[5];
+        Backend be = Backend::cpu;
+        for (int k = 0; k < 5; ++k) {
+          const std::int64_t e = k >= 3 ? 4096 : t.elems;  // alpha/bias and dalpha/dbias: small
+#if defined(ACTK_BENCH_CUDA)
+          if (gpu) {
+            be = Backend::cuda;
+            b[k] = device_buffer(k, static_cast<std::size_t>(e) * es);
+            fill(b[k], dt, e, static_cast<unsigned>(k + 1));
+            continue;
+          }
+#endif
+          host.push_back(host_data(dt, e, static_cast<unsigned>(k + 1)));
+          b[k] = host.back().data();
+        }
+        (void)sz;
+        const std::int64_t bytes = t.moved * static_cast<std::int64_t>(es);
+#if defined(ACTK_BENCH_CUDA)
+        if (gpu) {
+          time_gpu(st, bytes, t.moved, [&] { t.run(dt, be, b); });
+          return;
+        }
+#endif
+        for (auto _ : st) t.run(dt, be, b);
+        st.SetItemsProcessed(st.iterations() * t.moved);
+        st.SetBytesProcessed(st.iterations() * bytes);
+      };
+      auto* r = benchmark::RegisterBenchmark(name.c_str(), body)->Unit(benchmark::kMicrosecond);
+      if (gpu) r->UseManualTime();
+    }
+}
+
 /// Host overhead: calls per second on tiny tensors through the C++ API and the C ABI (relu
 /// forward), on the GPU's buffers when there is one (the launch is asynchronous: this is the host
 /// cost per call, to set beside overhead/bare_kernel_launch) or on the CPU path.
@@ -336,7 +445,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     // or backend/op/fused|unfused/dtype/n
     std::map<std::string, std::map<std::string, std::pair<long long, double>>> table;  // op -> column -> (n, value)
     std::map<std::string, std::map<std::string, double>> sm;                           // cols -> column -> value
-    std::vector<std::string> columns, sm_columns;
+    std::map<std::string, std::map<std::string, double>> tg;                           // targeted case -> dtype -> value
+    std::vector<std::string> columns, sm_columns, tg_columns, tg_order;
     auto add_col = [](std::vector<std::string>& cols, const std::string& c) {
       if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
     };
@@ -346,6 +456,12 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         b = name.find('/', a);
         if (b == std::string::npos) b = name.size();
         f.push_back(name.substr(a, b - a));
+      }
+      if (f.size() == 4 && f[0] == "targeted") {
+        add_col(tg_columns, f[3]);
+        if (tg.find(f[2]) == tg.end()) tg_order.push_back(f[2]);
+        tg[f[2]][f[3]] = v;
+        continue;
       }
       if (f.size() < 5 || (f[0] != "cpu" && f[0] != "gpu")) continue;  // peers and overhead rows stay above
       const std::string dir = f[2] == "backward_x" ? "bwd(x)"
@@ -365,7 +481,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       auto& cell = table[f[1]][col];
       if (n >= cell.first) cell = {n, v};
     }
-    if (table.empty() && sm.empty()) return;
+    if (table.empty() && sm.empty() && tg.empty()) return;
     // columns grouped by dtype, then direction
     auto rank = [](const std::string& c) {
       static const char* order[] = {"float32", "bfloat16", "float16", "float64", "fwd", "bwd", "bwd(x)", "bwd(y)", "fused", "unfused"};
@@ -378,11 +494,14 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     std::stable_sort(columns.begin(), columns.end(), by_rank);
     std::stable_sort(sm_columns.begin(), sm_columns.end(), by_rank);
     const char* unit = gpu_ ? "% of the device-to-device copy of the same bytes" : "GB/s of the bytes each call must move";
-    std::printf("\nSummary (%s; %s, at the largest size run):\n\n| op |", gpu_ ? "GPU" : "CPU reference path", unit);
-    for (const auto& c : columns) std::printf(" %s |", c.c_str());
-    std::printf("\n|---|");
-    for (std::size_t i = 0; i < columns.size(); ++i) std::printf("---|");
-    std::printf("\n");
+    std::printf("\nSummary (%s; %s, at the largest size run):\n", gpu_ ? "GPU" : "CPU reference path", unit);
+    if (!table.empty()) {
+      std::printf("\n| op |");
+      for (const auto& c : columns) std::printf(" %s |", c.c_str());
+      std::printf("\n|---|");
+      for (std::size_t i = 0; i < columns.size(); ++i) std::printf("---|");
+      std::printf("\n");
+    }
     for (const auto& [op, cells] : table) {
       std::printf("| %s |", op.c_str());
       for (const auto& c : columns) {
@@ -406,6 +525,22 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         for (const auto& c : sm_columns) {
           const auto it = sm[key].find(c);
           if (it == sm[key].end()) std::printf(" |");
+          else std::printf(" %.1f |", it->second);
+        }
+        std::printf("\n");
+      }
+    }
+    if (!tg.empty()) {
+      std::printf("\nTargeted cases (%s):\n\n| case |", gpu_ ? "% of copy" : "GB/s");
+      for (const auto& c : tg_columns) std::printf(" %s |", c.c_str());
+      std::printf("\n|---|");
+      for (std::size_t i = 0; i < tg_columns.size(); ++i) std::printf("---|");
+      std::printf("\n");
+      for (const auto& key : tg_order) {
+        std::printf("| %s |", key.c_str());
+        for (const auto& c : tg_columns) {
+          const auto it = tg[key].find(c);
+          if (it == tg[key].end()) std::printf(" |");
           else std::printf(" %.1f |", it->second);
         }
         std::printf("\n");
@@ -496,6 +631,7 @@ int main(int argc, char** argv) {
   }
 #endif
   register_fused(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
+  register_targeted(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
   register_overhead(gpu);
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;

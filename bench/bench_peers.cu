@@ -1,6 +1,9 @@
-// bench/bench_peers.cu: GPU peers compiled by nvcc: a plain thrust::transform over the very same
-// functors (what actk's vectorized launcher adds over a generic transform), and a bare kernel
-// launch (the floor for actk's host overhead). Registered from bench_main when there is a GPU.
+// bench/bench_peers.cu: GPU peers compiled by nvcc: a plain thrust::transform and
+// cub::DeviceTransform (CCCL 3, in the toolkit: the generic transform a user reaches for first)
+// over the very same functors (what actk's vectorized launcher adds over a generic transform), and
+// a bare kernel launch (the floor for actk's host overhead). Registered from bench_main when there
+// is a GPU.
+#include <cub/device/device_transform.cuh>
 #include <thrust/execution_policy.h>
 #include <thrust/transform.h>
 
@@ -27,19 +30,25 @@ template <class Fn, class S> struct Bwd {
   __device__ S operator()(S x, S g) const { return dstore<S>(Fn::backward_from_input(dload(x), dload(g), p)); }
 };
 
-template <class Fn, class S> void bench_thrust(benchmark::State& st, bool backward, std::int64_t n, double a, double b) {
+/// A generic transform over the same functor: thrust::transform, or cub::DeviceTransform (cub).
+template <class Fn, class S> void bench_transform(benchmark::State& st, bool cub, bool backward, std::int64_t n) {
   const std::size_t sz = static_cast<std::size_t>(n) * sizeof(S);
   S* x = static_cast<S*>(device_buffer(0, sz));
   S* dy = static_cast<S*>(device_buffer(1, sz));
   S* out = static_cast<S*>(device_buffer(2, sz));
   fill(x, actk::dtype_of<S>::value, n, 1);
   fill(dy, actk::dtype_of<S>::value, n, 2);
-  const auto p = P<typename Compute<S>::type>::make(a, b);
+  const auto p = P<typename Compute<S>::type>::make(0, 0);
   const std::int64_t bytes = n * static_cast<std::int64_t>(sizeof(S)) * (backward ? 3 : 2);
   time_gpu(st, bytes, n, [&] {
-    // par_nosync: thrust::device would block the host until the kernel ends, adding wake-up latency
-    if (backward) thrust::transform(thrust::cuda::par_nosync, x, x + n, dy, out, Bwd<Fn, S>{p});
-    else thrust::transform(thrust::cuda::par_nosync, x, x + n, out, Fwd<Fn, S>{p});
+    if (cub) {
+      if (backward) CK(cub::DeviceTransform::Transform(::cuda::std::make_tuple(x, dy), out, n, Bwd<Fn, S>{p}));
+      else CK(cub::DeviceTransform::Transform(::cuda::std::make_tuple(x), out, n, Fwd<Fn, S>{p}));
+    } else {
+      // par_nosync: thrust::device would block the host until the kernel ends, adding wake-up latency
+      if (backward) thrust::transform(thrust::cuda::par_nosync, x, x + n, dy, out, Bwd<Fn, S>{p});
+      else thrust::transform(thrust::cuda::par_nosync, x, x + n, out, Fwd<Fn, S>{p});
+    }
   });
 }
 
@@ -49,19 +58,20 @@ __global__ void empty_kernel() {}
 
 void register_gpu_peers(const std::vector<std::int64_t>& sizes) {
   using namespace actk::ops;
-  // a representative subset (each op costs a thrust instantiation per dtype and direction)
+  // a representative subset (each op costs a thrust and a cub instantiation per dtype and direction)
   auto add = [&](const char* name, auto fn_tag) {
     using Fn = decltype(fn_tag);
     for (bool bwd : {false, true})
-      for (std::int64_t n : sizes) {
-        const std::string d = bwd ? "/backward_x/" : "/forward/";
-        benchmark::RegisterBenchmark(("gpu-thrust/" + std::string(name) + d + "float32/" + std::to_string(n)).c_str(),
-                                     [=](benchmark::State& st) { bench_thrust<Fn, float>(st, bwd, n, 0, 0); })
-            ->UseManualTime()->Unit(benchmark::kMicrosecond);
-        benchmark::RegisterBenchmark(("gpu-thrust/" + std::string(name) + d + "bfloat16/" + std::to_string(n)).c_str(),
-                                     [=](benchmark::State& st) { bench_thrust<Fn, actk::bfloat16>(st, bwd, n, 0, 0); })
-            ->UseManualTime()->Unit(benchmark::kMicrosecond);
-      }
+      for (std::int64_t n : sizes)
+        for (bool cub : {false, true}) {
+          const std::string pre = std::string(cub ? "gpu-cub/" : "gpu-thrust/") + name + (bwd ? "/backward_x/" : "/forward/");
+          benchmark::RegisterBenchmark((pre + "float32/" + std::to_string(n)).c_str(),
+                                       [=](benchmark::State& st) { bench_transform<Fn, float>(st, cub, bwd, n); })
+              ->UseManualTime()->Unit(benchmark::kMicrosecond);
+          benchmark::RegisterBenchmark((pre + "bfloat16/" + std::to_string(n)).c_str(),
+                                       [=](benchmark::State& st) { bench_transform<Fn, actk::bfloat16>(st, cub, bwd, n); })
+              ->UseManualTime()->Unit(benchmark::kMicrosecond);
+        }
   };
   add("relu", Relu{});
   add("sigmoid", Sigmoid{});

@@ -114,29 +114,26 @@ __device__ __forceinline__ void row_col(std::int64_t e, std::int64_t cols, bool 
   }
 }
 
-/// Bias + activation, vectorized: forward y = f(x + b) (pre = x + b on request), or backward
-/// dx = f'(x + b) dy. The bias of vector i is the vector at its column.
-template <class Fn, class S, bool kBackward>
-__global__ void __launch_bounds__(kThreads)
-    bias_vec(const S* x, const S* bias, const S* dy, S* out, S* pre, std::int64_t nvec, std::int64_t cols, bool small,
-             P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
-  using T = typename Compute<S>::type;
+/// Bias + activation, vectorized, U vectors deep: forward y = f(x + b) (pre = x + b on request),
+/// or backward dx = f'(x + b) dy. The bias of vector i is the vector at its column. kBlend (beta
+/// != 0): the old output is loaded with the inputs, one vector deep (see vec_steps in
+/// elementwise.cuh: accumulation no longer waits on one serial round trip per vector, and the
+/// kernel's registers are the plain path's).
+template <int U, bool kBlend, bool kBackward, class Fn, class S, class T>
+__device__ __forceinline__ void bias_steps(const Vec<S>* vx, const Vec<S>* vb, const Vec<S>* vg, Vec<S>* vout, Vec<S>* vpre,
+                                           std::int64_t nvec, std::int64_t cols, bool small, const P<T>& p, const BlendT<T>& bl) {
   constexpr int N = Vec<S>::N;
-  const auto* vx = reinterpret_cast<const Vec<S>*>(x);
-  const auto* vb = reinterpret_cast<const Vec<S>*>(bias);
-  const auto* vg = reinterpret_cast<const Vec<S>*>(dy);
-  auto* vout = reinterpret_cast<Vec<S>*>(out);
-  auto* vpre = reinterpret_cast<Vec<S>*>(pre);
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; base < nvec; base += stride * kUnroll) {
-    Vec<S> a[kUnroll], b[kUnroll], g[kUnroll];
+  for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; base < nvec; base += stride * U) {
+    Vec<S> a[U], b[U], g[U], o[U];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < U; ++u) {
       const std::int64_t i = base + u * stride;
       if (i < nvec) {
         a[u] = vx[i];
         if constexpr (kBackward) g[u] = vg[i];
-        if (bias) {
+        if constexpr (kBlend) o[u] = vout[i];
+        if (vb) {
           std::int64_t r, c;
           row_col(i * N, cols, small, r, c);
           b[u] = vb[c / N];
@@ -144,83 +141,118 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < U; ++u) {
       const std::int64_t i = base + u * stride;
       if (i < nvec) {
-        Vec<S> r, z, old;
-        if (bl.beta != T(0)) old = vout[i];
+        Vec<S> z;
 #pragma unroll
         for (int k = 0; k < N; ++k) {
-          const T zk = dload(a[u].v[k]) + (bias ? dload(b[u].v[k]) : T(0));
+          const T zk = dload(a[u].v[k]) + (vb ? dload(b[u].v[k]) : T(0));
+          T r;
           if constexpr (kBackward) {
-            r.v[k] = finish<S>(Fn::backward_from_input(zk, dload(g[u].v[k]), p), bl, &old.v[k]);
+            r = Fn::backward_from_input(zk, dload(g[u].v[k]), p);
           } else {
             z.v[k] = dstore<S>(zk);
-            r.v[k] = finish<S>(Fn::forward(zk, p), bl, &old.v[k]);
+            r = Fn::forward(zk, p);
           }
+          if (bl.alpha != T(1)) r *= bl.alpha;
+          if constexpr (kBlend) r += bl.beta * dload(o[u].v[k]);
+          o[u].v[k] = dstore<S>(r);
         }
         if constexpr (!kBackward) {
-          if (pre) vpre[i] = z;
+          if (vpre) vpre[i] = z;
         }
-        vout[i] = r;
+        vout[i] = o[u];
       }
     }
   }
 }
 
-/// Gated, vectorized: output vector o covers elements [o N, o N + N) of row r; its gate and value
-/// are the vector at r * stride + c of each input (stride and c multiples of N).
-template <class Fn, class S>
+template <class Fn, class S, bool kBackward>
+__global__ void __launch_bounds__(kThreads)
+    bias_vec(const S* x, const S* bias, const S* dy, S* out, S* pre, std::int64_t nvec, std::int64_t cols, bool small,
+             P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
+  using T = typename Compute<S>::type;
+  const auto* vx = reinterpret_cast<const Vec<S>*>(x);
+  const auto* vb = reinterpret_cast<const Vec<S>*>(bias);
+  const auto* vg = reinterpret_cast<const Vec<S>*>(dy);
+  auto* vout = reinterpret_cast<Vec<S>*>(out);
+  auto* vpre = reinterpret_cast<Vec<S>*>(pre);
+  if (bl.beta != T(0)) bias_steps<1, true, kBackward, Fn>(vx, vb, vg, vout, vpre, nvec, cols, small, p, bl);  // uniform
+  else bias_steps<kUnroll, false, kBackward, Fn>(vx, vb, vg, vout, vpre, nvec, cols, small, p, bl);
+}
+
+/// Gated, vectorized, U vectors deep: output vector o covers elements [o N, o N + N) of row r; its
+/// gate and value are the vector at r * stride + c of each input (stride and c multiples of N).
+/// kBlend: as bias_steps.
+template <int U, bool kBlend, bool kBackward, class Fn, class S, class T>
+__device__ __forceinline__ void gated_steps(const Vec<S>* vgate, const Vec<S>* vval, std::int64_t stride_in, const Vec<S>* vdy,
+                                            Vec<S>* vout, Vec<S>* vout2, std::int64_t nvec, std::int64_t cols, bool small,
+                                            const P<T>& p, const BlendT<T>& bl) {
+  constexpr int N = Vec<S>::N;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; base < nvec; base += stride * U) {
+    Vec<S> g[U], v[U], d[U], o[U], o2[U];
+    std::int64_t at[U];  // the inputs' vector index
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const std::int64_t e = base + u * stride;
+      if (e < nvec) {
+        std::int64_t r, c;
+        row_col(e * N, cols, small, r, c);
+        at[u] = (r * stride_in + c) / N;
+        g[u] = vgate[at[u]];
+        v[u] = vval[at[u]];
+        if constexpr (kBackward) {
+          d[u] = vdy[e];
+          if constexpr (kBlend) o[u] = vout[at[u]], o2[u] = vout2[at[u]];
+        } else if constexpr (kBlend) {
+          o[u] = vout[e];
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const std::int64_t e = base + u * stride;
+      if (e >= nvec) continue;
+      if constexpr (!kBackward) {
+#pragma unroll
+        for (int k = 0; k < N; ++k) {
+          T r = Fn::forward(dload(g[u].v[k]), p) * dload(v[u].v[k]);
+          if (bl.alpha != T(1)) r *= bl.alpha;
+          if constexpr (kBlend) r += bl.beta * dload(o[u].v[k]);
+          o[u].v[k] = dstore<S>(r);
+        }
+        vout[e] = o[u];
+      } else {
+#pragma unroll
+        for (int k = 0; k < N; ++k) {
+          const T gk = dload(g[u].v[k]), vk = dload(v[u].v[k]), dk = dload(d[u].v[k]);
+          T dg = Fn::backward_from_input(gk, dk * vk, p), dv = dk * Fn::forward(gk, p);
+          if (bl.alpha != T(1)) dg *= bl.alpha, dv *= bl.alpha;
+          if constexpr (kBlend) dg += bl.beta * dload(o[u].v[k]), dv += bl.beta * dload(o2[u].v[k]);
+          o[u].v[k] = dstore<S>(dg);
+          o2[u].v[k] = dstore<S>(dv);
+        }
+        vout[at[u]] = o[u];  // after both reads: dgate/dvalue may be gate/value (in place)
+        vout2[at[u]] = o2[u];
+      }
+    }
+  }
+}
+
+template <class Fn, class S, bool kBackward>
 __global__ void __launch_bounds__(kThreads)
     gated_vec(const S* gate, const S* value, std::int64_t stride_in, const S* dy, S* out, S* out2, std::int64_t nvec,
-              std::int64_t cols, bool small, bool backward, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
+              std::int64_t cols, bool small, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
-  constexpr int N = Vec<S>::N;
   const auto* vgate = reinterpret_cast<const Vec<S>*>(gate);
   const auto* vval = reinterpret_cast<const Vec<S>*>(value);
   const auto* vdy = reinterpret_cast<const Vec<S>*>(dy);
   auto* vout = reinterpret_cast<Vec<S>*>(out);
   auto* vout2 = reinterpret_cast<Vec<S>*>(out2);
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; base < nvec; base += stride * kUnroll) {
-    Vec<S> g[kUnroll], v[kUnroll], d[kUnroll];
-    std::int64_t at[kUnroll];  // the inputs' vector index
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const std::int64_t o = base + u * stride;
-      if (o < nvec) {
-        std::int64_t r, c;
-        row_col(o * N, cols, small, r, c);
-        at[u] = (r * stride_in + c) / N;
-        g[u] = vgate[at[u]];
-        v[u] = vval[at[u]];
-        if (backward) d[u] = vdy[o];
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const std::int64_t o = base + u * stride;
-      if (o >= nvec) continue;
-      if (!backward) {
-        Vec<S> r, old;
-        if (bl.beta != T(0)) old = vout[o];
-#pragma unroll
-        for (int k = 0; k < N; ++k) r.v[k] = finish<S>(Fn::forward(dload(g[u].v[k]), p) * dload(v[u].v[k]), bl, &old.v[k]);
-        vout[o] = r;
-      } else {
-        Vec<S> dg, dv, old, old2;
-        if (bl.beta != T(0)) old = vout[at[u]], old2 = vout2[at[u]];
-#pragma unroll
-        for (int k = 0; k < N; ++k) {
-          const T gk = dload(g[u].v[k]), vk = dload(v[u].v[k]), dk = dload(d[u].v[k]);
-          dg.v[k] = finish<S>(Fn::backward_from_input(gk, dk * vk, p), bl, &old.v[k]);
-          dv.v[k] = finish<S>(dk * Fn::forward(gk, p), bl, &old2.v[k]);
-        }
-        vout[at[u]] = dg;  // after both reads: dgate/dvalue may be gate/value (in place)
-        vout2[at[u]] = dv;
-      }
-    }
-  }
+  if (bl.beta != T(0)) gated_steps<1, true, kBackward, Fn>(vgate, vval, stride_in, vdy, vout, vout2, nvec, cols, small, p, bl);
+  else gated_steps<kUnroll, false, kBackward, Fn>(vgate, vval, stride_in, vdy, vout, vout2, nvec, cols, small, p, bl);
 }
 
 template <class Fn, class S> void fused_typed(const FusedCall& c) {
@@ -239,16 +271,15 @@ template <class Fn, class S> void fused_typed(const FusedCall& c) {
   const bool whole_vectors = c.cols % N == 0;
   const std::int64_t nvec = n / N;
   const bool small = n < (std::int64_t{1} << 32);  // flat indices and cols fit in 32 bits
-  const int sms = sm_count();  // once per call
-  const int vgrid = grid_for((nvec + kUnroll - 1) / kUnroll, sms);
+  const std::int64_t vwork = (nvec + kUnroll - 1) / kUnroll;
   const char* call = c.kind == FusedKind::bias_fwd ? "bias_act_forward"
                      : c.kind == FusedKind::bias_bwd ? "bias_act_backward"
                      : c.kind == FusedKind::gated_fwd ? "gated_forward" : "gated_backward";
   switch (c.kind) {
     case FusedKind::bias_fwd:
       if (whole_vectors && aligned(x) && aligned(aux) && aligned(out) && aligned(out2))
-        bias_vec<Fn, S, false><<<vgrid, kThreads, 0, s>>>(x, aux, nullptr, out, out2, nvec, c.cols, small, p, bl);
-      else bias_fwd_kernel<Fn, S><<<grid_for(n, sms), kThreads, 0, s>>>(x, aux, out, out2, n, c.cols, p, bl);
+        bias_vec<Fn, S, false><<<grid_for<bias_vec<Fn, S, false>>(vwork), kThreads, 0, s>>>(x, aux, nullptr, out, out2, nvec, c.cols, small, p, bl);
+      else bias_fwd_kernel<Fn, S><<<grid_for<bias_fwd_kernel<Fn, S>>(n), kThreads, 0, s>>>(x, aux, out, out2, n, c.cols, p, bl);
       break;
     case FusedKind::bias_bwd:
       if (out2 != nullptr) {  // dbias before dx: dx may alias x or dy
@@ -265,18 +296,25 @@ template <class Fn, class S> void fused_typed(const FusedCall& c) {
       }
       if (n == 0) break;
       if (whole_vectors && aligned(x) && aligned(aux) && aligned(dy) && aligned(out))
-        bias_vec<Fn, S, true><<<vgrid, kThreads, 0, s>>>(x, aux, dy, out, nullptr, nvec, c.cols, small, p, bl);
-      else bias_bwd_kernel<Fn, S><<<grid_for(n, sms), kThreads, 0, s>>>(x, aux, dy, out, n, c.cols, p, bl);
+        bias_vec<Fn, S, true><<<grid_for<bias_vec<Fn, S, true>>(vwork), kThreads, 0, s>>>(x, aux, dy, out, nullptr, nvec, c.cols, small, p, bl);
+      else bias_bwd_kernel<Fn, S><<<grid_for<bias_bwd_kernel<Fn, S>>(n), kThreads, 0, s>>>(x, aux, dy, out, n, c.cols, p, bl);
       break;
     case FusedKind::gated_fwd:
-    case FusedKind::gated_bwd:
-      if (whole_vectors && c.in_stride % N == 0 && aligned(x) && aligned(aux) && aligned(dy) && aligned(out) && aligned(out2))
-        gated_vec<Fn, S><<<vgrid, kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, nvec, c.cols, small,
-                                                    c.kind == FusedKind::gated_bwd, p, bl);
-      else
-        gated_kernel<Fn, S><<<grid_for(n, sms), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, n, c.cols,
-                                                                  c.kind == FusedKind::gated_bwd, p, bl);
+    case FusedKind::gated_bwd: {
+      const bool bwd = c.kind == FusedKind::gated_bwd;
+      if (whole_vectors && c.in_stride % N == 0 && aligned(x) && aligned(aux) && aligned(dy) && aligned(out) && aligned(out2)) {
+        if (bwd)
+          gated_vec<Fn, S, true><<<grid_for<gated_vec<Fn, S, true>>(vwork), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, nvec,
+                                                                                            c.cols, small, p, bl);
+        else
+          gated_vec<Fn, S, false><<<grid_for<gated_vec<Fn, S, false>>(vwork), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2,
+                                                                                              nvec, c.cols, small, p, bl);
+      } else {
+        gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(n), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, n, c.cols, bwd,
+                                                                                   p, bl);
+      }
       break;
+    }
   }
   check_launch("fused kernel", call);
 }

@@ -9,6 +9,7 @@
 
 #include "kernels/elementwise.cuh"
 #include "kernels/fused.cuh"
+#include "kernels/index_math.h"
 
 namespace actk {
 namespace detail {
@@ -36,18 +37,63 @@ void cuda_fused(const FusedCall& c) {
 
 namespace {
 
-// y or dx: element i of channel (i / inner) % channels (inner == n when channels == 1).
-template <class S>
+// PReLU's element: y = x > 0 ? x : alpha x, or dx. The slope is built in T directly: alpha's value
+// is exact in T, so this is P<T>::make(alpha) without the double arithmetic.
+template <bool kBackward, class T> __device__ __forceinline__ T prelu_one(T xv, T a, T g) {
+  const P<T> p{a, T(0), T(0), T(0)};
+  if constexpr (kBackward) return ops::PRelu::backward_from_input(xv, g, p);
+  else return ops::PRelu::forward(xv, p);
+}
+
+// y or dx, any alignment: element i of channel (i / inner) % channels (inner == n when channels == 1).
+template <class S, bool kBackward>
 __global__ void __launch_bounds__(kThreads)
     prelu_kernel(const S* x, const S* alpha, const S* dy, S* out, std::int64_t n,  // out may alias x or dy
                  std::int64_t channels, std::int64_t inner) {
   using T = typename Compute<S>::type;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  const P<T> shared = P<T>::make(static_cast<double>(dload(alpha[0])), 0.0);
+  const T a0 = dload(alpha[0]);
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const P<T> p = channels == 1 ? shared : P<T>::make(static_cast<double>(dload(alpha[(i / inner) % channels])), 0.0);
-    const T xv = dload(x[i]);
-    out[i] = dstore<S>(dy ? ops::PRelu::backward_from_input(xv, dload(dy[i]), p) : ops::PRelu::forward(xv, p));
+    const T a = channels == 1 ? a0 : dload(alpha[(i / inner) % channels]);
+    out[i] = dstore<S>(prelu_one<kBackward>(dload(x[i]), a, kBackward ? dload(dy[i]) : T(0)));
+  }
+}
+
+// y or dx, every pointer 16-byte aligned: vectors [0, nvec), then the scalar tail [nvec N, n) by the
+// first threads. A vector's channel comes from one division pair (32-bit where the tensor has fewer
+// than 2^32 elements); its elements step through the channels without dividing. Slopes are read
+// per element from alpha (C values: they stay in L1/L2).
+template <class S, bool kBackward>
+__global__ void __launch_bounds__(kThreads)
+    prelu_vec_kernel(const S* x, const S* alpha, const S* dy, S* out, std::int64_t n, std::int64_t channels, std::int64_t inner,
+                     bool small) {
+  using T = typename Compute<S>::type;
+  constexpr int N = Vec<S>::N;
+  const std::int64_t tid = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  const T a0 = dload(alpha[0]);
+  const std::int64_t nvec = n / N;
+  const auto* vx = reinterpret_cast<const Vec<S>*>(x);
+  const auto* vdy = reinterpret_cast<const Vec<S>*>(dy);
+  auto* vout = reinterpret_cast<Vec<S>*>(out);
+  for (std::int64_t i = tid; i < nvec; i += stride) {
+    const Vec<S> a = vx[i];
+    Vec<S> g;
+    if constexpr (kBackward) g = vdy[i];
+    ChannelWalk w(i * N, channels, inner, small);
+    Vec<S> o;
+#pragma unroll
+    for (int k = 0; k < N; ++k) {
+      const T al = channels == 1 ? a0 : dload(alpha[w.c]);
+      o.v[k] = dstore<S>(prelu_one<kBackward>(dload(a.v[k]), al, kBackward ? dload(g.v[k]) : T(0)));
+      w.step();
+    }
+    vout[i] = o;
+  }
+  const std::int64_t t = nvec * N + tid;
+  if (t < n) {
+    const T al = channels == 1 ? a0 : dload(alpha[(t / inner) % channels]);
+    out[t] = dstore<S>(prelu_one<kBackward>(dload(x[t]), al, kBackward ? dload(dy[t]) : T(0)));
   }
 }
 
@@ -119,7 +165,20 @@ template <class S> void prelu_typed(const PreluCall& c) {
     check_cuda(cudaGetLastError(), "the dalpha kernels");
   }
   if (c.n > 0) {
-    prelu_kernel<S><<<grid_for(c.n), kThreads, 0, s>>>(x, alpha, dy, out, c.n, C, inner);
+    constexpr int N = Vec<S>::N;
+    const bool vec = misalign(x) == 0 && misalign(out) == 0 && (dy == nullptr || misalign(dy) == 0);
+    const bool small = c.n < (std::int64_t{1} << 32);
+    auto run = [&](auto bwd) {
+      constexpr bool B = decltype(bwd)::value;
+      if (vec) {
+        const std::int64_t work = c.n / N > N ? c.n / N : N;  // the tail's threads too
+        prelu_vec_kernel<S, B><<<grid_for<prelu_vec_kernel<S, B>>(work), kThreads, 0, s>>>(x, alpha, dy, out, c.n, C, inner, small);
+      } else {
+        prelu_kernel<S, B><<<grid_for<prelu_kernel<S, B>>(c.n), kThreads, 0, s>>>(x, alpha, dy, out, c.n, C, inner);
+      }
+    };
+    if (dy != nullptr) run(std::true_type{});
+    else run(std::false_type{});
     check_launch("prelu kernel", c.dalpha ? "prelu_backward" : "prelu_forward");
   }
 }

@@ -602,16 +602,17 @@ template <auto Kernel> SliceInfo slice_setup(int dev, bool cluster_kernel, const
   return found;
 }
 
-template <class S, int ELEMS> void launch_warp(const SoftmaxCall& c, cudaStream_t s, int sms) {
+template <class S, int ELEMS> void launch_warp(const SoftmaxCall& c, cudaStream_t s) {
   using T = typename Compute<S>::type;
   const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
   const S* in = static_cast<const S*>(c.in);
   S* out = static_cast<S*>(c.out);
-  const int grid = grid_for((c.outer + kWarpsPerBlock - 1) / kWarpsPerBlock * kThreads, sms);
+  const std::int64_t work = (c.outer + kWarpsPerBlock - 1) / kWarpsPerBlock * kThreads;
   const int cols = static_cast<int>(c.axis);
   if (c.backward)
-    softmax_warp_bwd<S, ELEMS><<<grid, kThreads, 0, s>>>(in, static_cast<const S*>(c.dy), out, c.outer, cols, c.log, c.masked_zero, bl);
-  else softmax_warp_fwd<S, ELEMS><<<grid, kThreads, 0, s>>>(in, out, c.outer, cols, c.log, c.masked_zero, bl);
+    softmax_warp_bwd<S, ELEMS><<<grid_for<softmax_warp_bwd<S, ELEMS>>(work), kThreads, 0, s>>>(in, static_cast<const S*>(c.dy), out, c.outer,
+                                                                                             cols, c.log, c.masked_zero, bl);
+  else softmax_warp_fwd<S, ELEMS><<<grid_for<softmax_warp_fwd<S, ELEMS>>(work), kThreads, 0, s>>>(in, out, c.outer, cols, c.log, c.masked_zero, bl);
 }
 
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
@@ -704,27 +705,34 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
   const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
   const int dev = current_device(), sms = device_attr<cudaDevAttrMultiProcessorCount>(dev);  // once per call
   if (c.inner > 1) {
-    const int grid = grid_for(c.outer * c.inner, sms);
-    if (c.backward) softmax_strided_bwd<S><<<grid, kThreads, 0, s>>>(in, dy, out, c.outer, c.axis, c.inner, c.log, c.masked_zero, bl);
-    else softmax_strided_fwd<S><<<grid, kThreads, 0, s>>>(in, out, c.outer, c.axis, c.inner, c.log, c.masked_zero, bl);
+    const std::int64_t work = c.outer * c.inner;
+    if (c.backward)
+      softmax_strided_bwd<S><<<grid_for<softmax_strided_bwd<S>>(work), kThreads, 0, s>>>(in, dy, out, c.outer, c.axis, c.inner, c.log,
+                                                                                       c.masked_zero, bl);
+    else
+      softmax_strided_fwd<S><<<grid_for<softmax_strided_fwd<S>>(work), kThreads, 0, s>>>(in, out, c.outer, c.axis, c.inner, c.log,
+                                                                                       c.masked_zero, bl);
     check_launch("softmax kernel (strided axis)", call);
     return;
   }
   const std::int64_t cols = c.axis;
   if (cols <= 1024) {
-    if (cols <= 32) launch_warp<S, 1>(c, s, sms);
-    else if (cols <= 64) launch_warp<S, 2>(c, s, sms);
-    else if (cols <= 128) launch_warp<S, 4>(c, s, sms);
-    else if (cols <= 256) launch_warp<S, 8>(c, s, sms);
-    else if (cols <= 512) launch_warp<S, 16>(c, s, sms);
-    else launch_warp<S, 32>(c, s, sms);
+    if (cols <= 32) launch_warp<S, 1>(c, s);
+    else if (cols <= 64) launch_warp<S, 2>(c, s);
+    else if (cols <= 128) launch_warp<S, 4>(c, s);
+    else if (cols <= 256) launch_warp<S, 8>(c, s);
+    else if (cols <= 512) launch_warp<S, 16>(c, s);
+    else launch_warp<S, 32>(c, s);
     check_launch("softmax kernel (warp per row)", call);
     return;
   }
   if (launch_slice<S>(c, s, call, dev, sms)) return;
-  const int grid = grid_for(c.outer * kThreads, sms);
-  if (c.backward) softmax_block_bwd<S><<<grid, kThreads, 0, s>>>(in, dy, out, c.outer, cols, c.log, c.masked_zero, bl);
-  else softmax_block_online_fwd<S><<<grid, kThreads, 0, s>>>(in, out, c.outer, cols, c.log, c.masked_zero, bl);
+  const std::int64_t work = c.outer * kThreads;
+  if (c.backward)
+    softmax_block_bwd<S><<<grid_for<softmax_block_bwd<S>>(work), kThreads, 0, s>>>(in, dy, out, c.outer, cols, c.log, c.masked_zero, bl);
+  else
+    softmax_block_online_fwd<S><<<grid_for<softmax_block_online_fwd<S>>(work), kThreads, 0, s>>>(in, out, c.outer, cols, c.log,
+                                                                                                c.masked_zero, bl);
   check_launch(c.backward ? "softmax kernel (block per row, two passes)" : "softmax kernel (block per row, online)", call);
 }
 

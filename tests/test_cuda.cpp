@@ -285,8 +285,9 @@ TEST(Cuda, PointerKindsAreChecked) {
 }
 
 // PReLU on the GPU against the CPU for a shape/dtype, forward and backward, dalpha twice (same
-// bits) and once through the advertised workspace.
-template <class S> void prelu_case(std::int64_t outer, std::int64_t C, std::int64_t inner) {
+// bits) and once through the advertised workspace. `off` > 0 shifts x, dy and the output by that
+// many elements off their 16-byte alignment (the scalar kernel; 0: the vectorized one).
+template <class S> void prelu_case(std::int64_t outer, std::int64_t C, std::int64_t inner, std::int64_t off = 0) {
   const std::int64_t n = outer * C * inner;
   const std::int64_t cnt = n > 0 ? n : 1;
   std::vector<S> x = data<S>(static_cast<std::size_t>(cnt), 41), dy = data<S>(static_cast<std::size_t>(cnt), 42), alpha(C);
@@ -298,8 +299,9 @@ template <class S> void prelu_case(std::int64_t outer, std::int64_t C, std::int6
   actk::prelu_forward(actk::dtype_of<S>::value, x.data(), alpha.data(), y_ref.data(), n, C, inner, Backend::cpu);
   actk::prelu_backward(actk::dtype_of<S>::value, x.data(), dy.data(), alpha.data(), dx_ref.data(), da_ref.data(), n, C, inner,
                        Backend::cpu);
-  S *dX, *dDY, *dA, *dOUT, *dDA;
-  for (S** p : {&dX, &dDY, &dOUT}) CUDA_OK(cudaMalloc(p, cnt * sizeof(S)));
+  S *dX, *dDY, *dA, *dOUT, *dDA, *base[3];
+  for (S** p : {&base[0], &base[1], &base[2]}) CUDA_OK(cudaMalloc(p, (cnt + off) * sizeof(S)));
+  dX = base[0] + off, dDY = base[1] + off, dOUT = base[2] + off;
   for (S** p : {&dA, &dDA}) CUDA_OK(cudaMalloc(p, C * sizeof(S)));
   for (S* p : {dX, dDY, dOUT}) CUDA_OK(cudaMemset(p, 0, cnt * sizeof(S)));  // n = 0 copies back one element
   for (S* p : {dA, dDA}) CUDA_OK(cudaMemset(p, 0, C * sizeof(S)));
@@ -328,7 +330,7 @@ template <class S> void prelu_case(std::int64_t outer, std::int64_t C, std::int6
   for (std::int64_t c = 0; c < C; ++c)  // sums in double in another order: equal after rounding, or 1 ulp at a tie
     EXPECT_LE(ulps(da1[c], da_ref[c]), 1.0) << "dalpha[" << c << "] " << static_cast<double>(da1[c]) << " vs "
                                             << static_cast<double>(da_ref[c]);
-  for (S* p : {dX, dDY, dA, dOUT, dDA}) cudaFree(p);
+  for (S* p : {base[0], base[1], base[2], dA, dDA}) cudaFree(p);
 }
 
 TEST(Cuda, PreluShapesAndDtypes) {
@@ -339,6 +341,10 @@ TEST(Cuda, PreluShapesAndDtypes) {
   prelu_case<float16>(3, 7, 13);
   prelu_case<double>(5, 2, 999);
   prelu_case<float>(0, 4, 1);         // n = 0: dalpha is written as zeros
+  prelu_case<float>(1000, 64, 1);     // channels last: every element of a vector a new channel
+  prelu_case<bfloat16>(9, 5, 3);      // vectors of 8 across several channels; a 7-element tail
+  prelu_case<float>(7, 3, 5, 1);      // misaligned pointers: the scalar kernel
+  prelu_case<float16>(5, 64, 1, 3);
 }
 
 TEST(Cuda, PreluMatchesTheCpuAndDalphaIsReproducible) {

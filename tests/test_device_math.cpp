@@ -88,6 +88,26 @@ TEST(DeviceFloatMath, MishAndExponentialWithinBounds) {
   sweep_op<actk::ops::Mish>("mish", {{-8.0f, -6.0f}, {-14.0f, -13.0f}, {-90.0f, -85.0f}});
   sweep_op<actk::ops::Exponential>("exponential", {{-90.0f, -85.0f}, {85.0f, 89.0f}});
 }
+// tanhshrink forward (exp and arithmetic only; its backward takes tanhf): every float in [2^-12, 4],
+// where the continued fraction and the exp form meet at 2, and every 4099th float elsewhere
+TEST(DeviceFloatMath, TanhshrinkForwardWithinBounds) {
+  const P<float> pf = P<float>::make(0, 0);
+  const P<double> pd = P<double>::make(0, 0);
+  Worst w;
+  for (std::uint64_t b = 0; b < (std::uint64_t{1} << 32); b += 4099)
+    check<actk::ops::Tanhshrink, Dir::forward>(w, from_bits(static_cast<std::uint32_t>(b)), 4, {}, pf, pd);
+  for (float x = 0x1p-12f; x < 4.0f; x = std::nextafter(x, 4.0f)) {
+    check<actk::ops::Tanhshrink, Dir::forward>(w, x, 4, {}, pf, pd);
+    check<actk::ops::Tanhshrink, Dir::forward>(w, -x, 4, {}, pf, pd);
+  }
+  EXPECT_EQ(w.over, 0) << "tanhshrink forward: max " << w.ulp << " ulp at x = " << w.x;
+  std::printf("tanhshrink  forward max %.0f ulp (x = %.9g)\n", w.ulp, static_cast<double>(w.x));
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(actk::ops::Tanhshrink::forward(inf, pf), inf);
+  EXPECT_EQ(actk::ops::Tanhshrink::forward(-inf, pf), -inf);
+  EXPECT_TRUE(std::isnan(actk::ops::Tanhshrink::forward(std::numeric_limits<float>::quiet_NaN(), pf)));
+  EXPECT_TRUE(std::signbit(actk::ops::Tanhshrink::forward(-0.0f, pf)));
+}
 // gelu below -3, where its float path is exp and arithmetic only (above -3 it takes erfcf)
 TEST(DeviceFloatMath, GeluLeftOfMinusThreeWithinBounds) {
   const P<float> pf = P<float>::make(0, 0);

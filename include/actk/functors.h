@@ -317,26 +317,54 @@ struct Gelu : OpBase {
 };
 
 // gelu_tanh (Hendrycks & Gimpel 2016): x/2 (1 + tanh(u)), u = sqrt(2/pi)(x + 0.044715 x^3)
-// = x * sigmoid(2u). u is formed in double (then carried as hi + lo) so the tail stays exact.
+// = x * sigmoid(2u). 2u is carried as hi + lo so the tail stays exact (exp amplifies its argument's
+// error by up to |2u|, about 88 in float): in double for double, and for float in float-float
+// arithmetic (the GPU's FP64 rate would otherwise cap the float kernels).
 struct GeluTanh : OpBase {
+  /// c x (1 + k x^2) as hi + lo: exact products and sums (Dekker/Knuth) in T, so about twice T's
+  /// precision; an infinite or NaN result gets lo = 0. For float only (double uses double math).
+  template <class T> ACTK_HD static Two<T> cubic2(T x, T k_hi, T k_lo, T c_hi, T c_lo) {
+    const T sh = x * x, sl = fma(x, x, -sh);               // x^2
+    const T qh = k_hi * sh, ql = fma(k_hi, sh, -qh) + fma(k_hi, sl, k_lo * sh);  // k x^2
+    const T wh = T(1) + qh, t = wh - T(1);                  // 1 + k x^2 (TwoSum: qh may exceed 1)
+    const T wl = ((T(1) - (wh - t)) + (qh - t)) + ql;
+    const T vh = x * wh, vl = fma(x, wh, -vh) + x * wl;     // x (1 + k x^2)
+    const T uh = c_hi * vh;
+    if (!(uh - uh == T(0))) return Two<T>{uh, T(0)};
+    const T ul = fma(c_hi, vh, -uh) + fma(c_hi, vl, c_lo * vh);
+    const T hi = uh + ul;
+    return Two<T>{hi, ul - (hi - uh)};
+  }
+  // the double literals the double formula uses, as float hi + lo
+  static constexpr double kC = 1.5957691216057308, kK = 0.044715, kK3 = 0.134145;  // 2 sqrt(2/pi), 3 kK
   template <class T> ACTK_HD static Two<T> twice_u(T x) {
-    const double xd = static_cast<double>(x);
-    const double u2 = 1.5957691216057308 * (xd + 0.044715 * xd * xd * xd);  // 2*sqrt(2/pi)
-    const T hi = static_cast<T>(u2);
-    T lo = static_cast<T>(u2 - static_cast<double>(hi));
-    if (!(hi - hi == T(0))) lo = T(0);
-    return Two<T>{hi, lo};
+    if constexpr (sizeof(T) == 4) {
+      constexpr T kh = T(kK), kl = T(kK - double(kh)), ch = T(kC), cl = T(kC - double(ch));
+      return cubic2(x, kh, kl, ch, cl);
+    } else {
+      const double xd = static_cast<double>(x);
+      const double u2 = kC * (xd + kK * xd * xd * xd);
+      const T hi = static_cast<T>(u2);
+      T lo = static_cast<T>(u2 - static_cast<double>(hi));
+      if (!(hi - hi == T(0))) lo = T(0);
+      return Two<T>{hi, lo};
+    }
   }
   template <class T> ACTK_HD static T forward(T x, P<T>) { return x_sigmoid(x, twice_u(x)).xs; }
   // f' = s + x s (1-s) * 2u'(x), 2u' = 2 sqrt(2/pi)(1 + 3*0.044715 x^2)
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
     const SigmoidX<T> r = x_sigmoid(x, twice_u(x));
     if (r.c == T(0)) return dy * r.s;
-    // X = x * 2u'(x) = 2 sqrt(2/pi) (x + 3*0.044715 x^3), formed in double like 2u
-    const double xd = static_cast<double>(x);
-    const double X = 1.5957691216057308 * (xd + 0.134145 * xd * xd * xd);
-    const T hi = static_cast<T>(X);
-    return sig_deriv(r, Two<T>{hi, is_inf(hi) ? T(0) : static_cast<T>(X - static_cast<double>(hi))}, dy);
+    // X = x * 2u'(x) = 2 sqrt(2/pi) (x + 3*0.044715 x^3), formed like 2u
+    if constexpr (sizeof(T) == 4) {
+      constexpr T kh = T(kK3), kl = T(kK3 - double(kh)), ch = T(kC), cl = T(kC - double(ch));
+      return sig_deriv(r, cubic2(x, kh, kl, ch, cl), dy);
+    } else {
+      const double xd = static_cast<double>(x);
+      const double X = kC * (xd + kK3 * xd * xd * xd);
+      const T hi = static_cast<T>(X);
+      return sig_deriv(r, Two<T>{hi, is_inf(hi) ? T(0) : static_cast<T>(X - static_cast<double>(hi))}, dy);
+    }
   }
 };
 
@@ -517,9 +545,28 @@ struct Hardshrink : Softshrink {
   template <class T> ACTK_HD static T forward(T x, P<T> p) { return (x > p.a || x < -p.a) ? x : nan_or(x, T(0)); }
 };
 
-// tanhshrink: x - tanh x; Taylor series below |x| = 0.1 (cancellation), double above
+// tanhshrink: x - tanh x. Double: Taylor series below |x| = 0.1 (cancellation), x - tanh x above.
+// Float (no double math on the GPU): below |x| = 2, Lambert's continued fraction for tanh cut
+// after the term 13 + x^2/15 (relative truncation error below 2e-10 there, checked with mpmath)
+// gives x - tanh x = x s B(s) / D(s), s = x^2, with B and D of positive integer coefficients
+// (no cancellation), x^3 and B/D each carried as hi + lo; above, x - tanh x = (|x| - 1) + 2 e/(1 + e), e = e^(-2|x|), two positive
+// terms of which the exact |x| - 1 dominates.
 struct Tanhshrink : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T>) {
+    if constexpr (sizeof(T) == 4) {
+      const T a = fabs(x);
+      if (a < T(2)) {
+        if (x == T(0)) return x;  // keeps -0
+        const T s = x * x, sl = fma(x, x, -s);
+        const T c = x * s, cl = fma(x, s, -c) + x * sl;  // x^3 = c + cl
+        const T b = fma(fma(s + T(594), s, T(45045)), s, T(675675));
+        const T d = fma(fma(fma(s + T(630), s, T(51975)), s, T(945945)), s, T(2027025));
+        const T rd = T(1) / d, q = b * rd, ql = fma(-q, d, b) * rd;  // b/d = q + ql
+        return fma(c, q, fma(cl, q, c * ql));  // (c + cl)(q + ql): at most 3 ulp on [-2, 2]
+      }
+      const T e = exp(T(-2) * a);  // NaN: NaN; inf: 0
+      return copysign((a - T(1)) + T(2) * e / (T(1) + e), x);
+    }
     if (fabs(x) < T(0.1)) {
       // x - tanh x = x^3/3 - 2x^5/15 + 17x^7/315 - ... (coefficients from mpmath's taylor)
       const T s = x * x;

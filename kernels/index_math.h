@@ -1,0 +1,39 @@
+// kernels/index_math.h: index arithmetic the kernels share with the CPU tests (host and device, no
+// CUDA types), so that the tests check the very code the kernels run (tests/test_index_math.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "actk/config.h"
+
+namespace actk {
+namespace detail {
+
+/// Walks the channels of consecutive flat elements of an [outer, channels, inner] tensor: built at
+/// element e with one division pair (32-bit when `small`: the tensor has fewer than 2^32 elements),
+/// then step() moves to e + 1 with no division. c is the channel, r the place in its inner run.
+struct ChannelWalk {
+  std::int64_t c, r, channels, inner;
+  ACTK_HD ChannelWalk(std::int64_t e, std::int64_t channels_, std::int64_t inner_, bool small)
+      : c(0), r(0), channels(channels_), inner(inner_) {
+    if (channels == 1) return;  // one channel: c stays 0
+    if (small) {
+      const unsigned q = static_cast<unsigned>(e) / static_cast<unsigned>(inner);
+      r = static_cast<std::int64_t>(static_cast<unsigned>(e) - q * static_cast<unsigned>(inner));
+      c = static_cast<std::int64_t>(q % static_cast<unsigned>(channels));
+    } else {
+      const std::int64_t q = e / inner;
+      r = e - q * inner;
+      c = q % channels;
+    }
+  }
+  ACTK_HD void step() {
+    if (++r == inner) {
+      r = 0;
+      if (++c == channels) c = 0;
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace actk

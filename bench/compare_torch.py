@@ -16,11 +16,11 @@ torch.compile's fusion of it.
   /usr/bin/python3 bench/compare_torch.py --device cpu --quick --out build/compare   # what CI runs
 
 Needs torch (Debian: python3-torch) and matplotlib (python3-matplotlib). Exits 1 if any output
-disagrees. Loads actk through its C ABI (ctypes): no Python binding is needed.
+disagrees. Loads actk through its C ABI with the actk package's loader (python/actk), and times
+the raw C calls (no autograd wrapper in the timed path).
 """
 import argparse
 import ctypes
-import glob
 import json
 import math
 import os
@@ -36,29 +36,18 @@ DTYPES = {"float32": (torch.float32, 0), "float64": (torch.float64, 1), "float16
 
 
 def load_lib(path):
-    if path is None:
-        here = os.path.dirname(os.path.abspath(__file__))
-        cands = sorted(glob.glob(os.path.join(here, "..", "build", "*", "libactk.so")), key=os.path.getmtime)
-        if not cands:
-            sys.exit("compare_torch: no libactk.so found under build/; pass --lib")
-        path = cands[-1]
-    lib = ctypes.CDLL(os.path.abspath(path))
-    i64, vp, dp = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)
-    lib.actk_forward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, i64, ctypes.c_int, vp]
-    lib.actk_backward.argtypes = [ctypes.c_int, dp, ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, ctypes.c_int, vp]
-    lib.actk_softmax_forward.argtypes = [ctypes.c_int, vp, vp, i64, i64, i64, ctypes.c_uint, ctypes.c_int, vp]
-    lib.actk_softmax_backward.argtypes = [ctypes.c_int, vp, vp, vp, i64, i64, i64, ctypes.c_uint, ctypes.c_int, vp]
-    dbl, sz = ctypes.c_double, ctypes.c_size_t
-    lib.actk_bias_act_forward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, vp, i64, i64, vp, dbl, dbl, ctypes.c_int, vp]
-    lib.actk_bias_act_backward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, vp, vp, vp, i64, i64, dbl, dbl,
-                                           ctypes.c_int, vp, vp, sz]
-    lib.actk_gated_forward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, i64, vp, i64, i64, dbl, dbl, ctypes.c_int, vp]
-    lib.actk_gated_backward.argtypes = [ctypes.c_int, dp, ctypes.c_int, vp, vp, i64, vp, vp, vp, i64, i64, dbl, dbl,
-                                        ctypes.c_int, vp]
-    lib.actk_op_from_name.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
-    lib.actk_last_error.restype = ctypes.c_char_p
-    lib.actk_version.restype = ctypes.c_char_p
-    return lib, path
+    """libactk through the actk package's loader (python/actk/_lib.py: ctypes, every C ABI entry
+    point declared): `path`, else where the package looks (ACTK_LIBRARY, build/default, build/cpu,
+    installed prefixes)."""
+    if path is not None:
+        os.environ["ACTK_LIBRARY"] = os.path.abspath(path)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    from actk import _lib  # the source tree's package (or an installed one of the same version)
+    try:
+        lib = _lib._load()
+    except ImportError as e:
+        sys.exit(f"compare_torch: {e}")
+    return lib, lib._actk_path
 
 
 def check(lib, status):

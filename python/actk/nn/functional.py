@@ -1,0 +1,214 @@
+"""actk.nn.functional: actk's activations with PyTorch's names and parameters.
+
+Swap `torch.nn.functional.gelu(x)` for `actk.nn.functional.gelu(x)`: same arguments, same
+defaults, autograd included. float32, float64, float16 and bfloat16; CPU tensors run actk's CPU
+path (double precision, rounded once), CUDA tensors its kernels on the current stream.
+Non-contiguous inputs are copied to contiguous ones first; in-place forms (inplace=True) need a
+contiguous tensor.
+"""
+import torch
+
+from .._autograd import BiasAct, Elementwise, Gated, Prelu, Softmax
+from .._compile import compiling
+
+__all__ = ["activation", "identity", "binary_step", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu",
+           "celu", "gelu", "quick_gelu", "silu", "swish", "mish", "softplus", "softsign", "exponential", "logsigmoid",
+           "log_sigmoid", "hardtanh", "hardsigmoid", "hardswish", "softshrink", "hardshrink", "tanhshrink", "threshold",
+           "squareplus", "squared_relu", "sparse_plus", "sine", "prelu", "softmax", "log_softmax", "bias_act", "gated",
+           "glu", "swiglu", "geglu", "reglu"]
+
+
+def activation(x, name, p0=None, p1=None, inplace=False):
+    """Any op of actk's list by its name (actk.op_names()), with up to two parameters (None: the
+    op's default)."""
+    if compiling():  # torch.compile traces the torch.library op (PyTorch >= 2.4)
+        y = torch.ops.actk.activation(x, name, p0, p1)
+        return x.copy_(y) if inplace else y
+    return Elementwise.apply(x, name, p0, p1, inplace)
+
+
+def identity(x):
+    return activation(x, "identity")
+
+
+def binary_step(x):
+    return activation(x, "binary_step")
+
+
+def sigmoid(x):
+    return activation(x, "sigmoid")
+
+
+def tanh(x):
+    return activation(x, "tanh")
+
+
+def relu(x, inplace=False):
+    return activation(x, "relu", inplace=inplace)
+
+
+def relu6(x, inplace=False):
+    return activation(x, "relu6", inplace=inplace)
+
+
+def leaky_relu(x, negative_slope=0.01, inplace=False):
+    return activation(x, "leaky_relu", negative_slope, inplace=inplace)
+
+
+def elu(x, alpha=1.0, inplace=False):
+    return activation(x, "elu", alpha, inplace=inplace)
+
+
+def selu(x, inplace=False):
+    return activation(x, "selu", inplace=inplace)
+
+
+def celu(x, alpha=1.0, inplace=False):
+    return activation(x, "celu", alpha, inplace=inplace)
+
+
+def gelu(x, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"actk: gelu's approximate is 'none' or 'tanh', not {approximate!r}")
+    return activation(x, "gelu" if approximate == "none" else "gelu_tanh")
+
+
+def quick_gelu(x):
+    """x * sigmoid(1.702 x) (CLIP's approximation)."""
+    return activation(x, "quick_gelu")
+
+
+def silu(x, inplace=False):
+    return activation(x, "silu", inplace=inplace)
+
+
+def swish(x, beta=1.0):
+    """x * sigmoid(beta x)."""
+    return activation(x, "swish", beta)
+
+
+def mish(x, inplace=False):
+    return activation(x, "mish", inplace=inplace)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    return activation(x, "softplus", beta, threshold)
+
+
+def softsign(x):
+    return activation(x, "softsign")
+
+
+def exponential(x):
+    """e^x."""
+    return activation(x, "exponential")
+
+
+def logsigmoid(x):
+    return activation(x, "log_sigmoid")
+
+
+log_sigmoid = logsigmoid
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+    return activation(x, "hardtanh", min_val, max_val, inplace=inplace)
+
+
+def hardsigmoid(x, inplace=False):
+    return activation(x, "hardsigmoid", inplace=inplace)
+
+
+def hardswish(x, inplace=False):
+    return activation(x, "hardswish", inplace=inplace)
+
+
+def softshrink(x, lambd=0.5):
+    return activation(x, "softshrink", lambd)
+
+
+def hardshrink(x, lambd=0.5):
+    return activation(x, "hardshrink", lambd)
+
+
+def tanhshrink(x):
+    return activation(x, "tanhshrink")
+
+
+def threshold(x, threshold, value, inplace=False):
+    return activation(x, "threshold", threshold, value, inplace=inplace)
+
+
+def squareplus(x, b=4.0):
+    """(x + sqrt(x^2 + b)) / 2 (Barron 2021)."""
+    return activation(x, "squareplus", b)
+
+
+def squared_relu(x):
+    """relu(x)^2 (Primer)."""
+    return activation(x, "squared_relu")
+
+
+def sparse_plus(x):
+    return activation(x, "sparse_plus")
+
+
+def sine(x):
+    return activation(x, "sine")
+
+
+def prelu(x, weight):
+    """As torch.nn.functional.prelu: weight has 1 element or one per channel (dimension 1)."""
+    if compiling():
+        return torch.ops.actk.prelu(x, weight)
+    return Prelu.apply(x, weight)
+
+
+def softmax(x, dim, masked_rows_zero=False):
+    """Softmax over `dim`. masked_rows_zero: a row that is entirely -inf gives zeros (not NaN)."""
+    if compiling():
+        return torch.ops.actk.softmax(x, dim, False, masked_rows_zero)
+    return Softmax.apply(x, dim, False, masked_rows_zero)
+
+
+def log_softmax(x, dim, masked_rows_zero=False):
+    if compiling():
+        return torch.ops.actk.softmax(x, dim, True, masked_rows_zero)
+    return Softmax.apply(x, dim, True, masked_rows_zero)
+
+
+def bias_act(x, bias, act="gelu", p0=None, p1=None):
+    """f(x + bias) in one pass: bias has x.shape[-1] elements (or is None). act: an op name
+    ('gelu', 'gelu_tanh', 'silu', 'relu', ...), p0/p1 its parameters."""
+    if compiling():
+        return torch.ops.actk.bias_act(x, bias, act, p0, p1)
+    return BiasAct.apply(x, bias, act, p0, p1)
+
+
+def gated(x, act="silu", p0=None, p1=None, value_first=False):
+    """f(gate) * value over the last dimension of x = [..., 2 cols] (gate first, as Transformer
+    Engine; value_first=True: PyTorch's F.glu order). Returns [..., cols]."""
+    if compiling():
+        return torch.ops.actk.gated(x, act, p0, p1, value_first)
+    return Gated.apply(x, act, p0, p1, value_first)
+
+
+def glu(x, dim=-1):
+    """As torch.nn.functional.glu: the first half times sigmoid of the second."""
+    if dim not in (-1, x.dim() - 1):
+        x = x.movedim(dim, -1)
+        return gated(x, "sigmoid", value_first=True).movedim(-1, dim)
+    return gated(x, "sigmoid", value_first=True)
+
+
+def swiglu(x):
+    """silu(gate) * value, x = [..., 2 cols] with the gate first."""
+    return gated(x, "silu")
+
+
+def geglu(x, approximate="none"):
+    return gated(x, "gelu" if approximate == "none" else "gelu_tanh")
+
+
+def reglu(x):
+    return gated(x, "relu")

@@ -491,7 +491,7 @@ void run_fused(const char* call, detail::FusedKind kind, Op op, DType dtype, con
 }  // namespace
 
 std::size_t bias_act_backward_workspace_bytes(DType, std::int64_t rows, std::int64_t cols) {
-  return doubles_bytes(cols, detail::dbias_row_chunks(rows));
+  return doubles_bytes(cols, detail::dbias_row_chunks(rows, cols));
 }
 
 void bias_act_forward(Op op, DType dtype, const void* x, const void* bias, void* y, std::int64_t rows, std::int64_t cols,

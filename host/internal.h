@@ -79,10 +79,26 @@ struct FusedCall {
   std::size_t workspace_bytes;
 };
 
-/// Row chunks of the GPU's first dbias stage: a function of the shape only (same bits every run).
-inline std::int64_t dbias_row_chunks(std::int64_t rows) {
-  const std::int64_t r = rows / 256 + (rows % 256 > 0);  // ceil without rows + 255 (overflows near INT64_MAX)
-  return r < 1 ? 1 : (r > 64 ? 64 : r);
+/// The shape of the GPU's dbias reduction, a function of (rows, cols) only, so that dbias has the
+/// same bits every run, on every device, and whichever kernel (vectorized or scalar) ran. A block
+/// of 256 threads gives each column `lanes` row lanes (256 / the power of two >= cols, at least 1):
+/// lane l sums rows l, l + lanes, ... of its chunk in order, then the lanes are added in order.
+inline int dbias_row_lanes(std::int64_t cols) {
+  std::int64_t p = 1;
+  while (p < cols && p < 256) p *= 2;
+  return static_cast<int>(256 / p);
+}
+/// The rows are cut into this many consecutive chunks (one partial sum per chunk and column): enough
+/// for ~2048 blocks of 256 threads (a wave and more on a 132-SM GPU) where the rows allow at least
+/// 4 rows per lane, at most 4096; at least 1.
+inline std::int64_t dbias_row_chunks(std::int64_t rows, std::int64_t cols) {
+  const std::int64_t per_block = 256 / dbias_row_lanes(cols);                  // columns of one block (scalar kernel)
+  const std::int64_t tiles = cols / per_block + (cols % per_block > 0);         // ceil without overflow
+  const std::int64_t want = tiles >= 2048 ? 1 : 2048 / (tiles < 1 ? 1 : tiles);
+  const std::int64_t rows_per_chunk = 4 * static_cast<std::int64_t>(dbias_row_lanes(cols));
+  const std::int64_t most = rows / rows_per_chunk + (rows % rows_per_chunk > 0);
+  const std::int64_t c = want < most ? want : most;
+  return c < 1 ? 1 : (c > 4096 ? 4096 : c);
 }
 
 /// Calls f(S{}) with S the storage type of `dtype` (float, double, float16, bfloat16): the one

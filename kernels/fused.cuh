@@ -1,7 +1,8 @@
 // kernels/fused.cuh: the fused ops on the GPU, instantiated per storage type in
-// kernels/fused_<type>.cu: bias + activation (forward; backward with dbias reduced in two
-// fixed-order stages, no float atomics) and gated activations (forward; both gradients in one
-// pass), with cuDNN-style blending (out = alpha * r + beta * out; beta = 0 never reads out).
+// kernels/fused_<type>.cu: bias + activation (forward; backward with dbias: dx and the dbias
+// partial sums in one pass, then the partials summed in a fixed order, no float atomics) and gated
+// activations (forward; both gradients in one pass), with cuDNN-style blending (out = alpha * r +
+// beta * out; beta = 0 never reads out).
 // One pass over memory each; the element math is the op list's functors, in float (double for
 // float64).
 //   - vectorized kernels (16-byte loads and stores, kUnroll vectors in flight per thread, as the
@@ -11,6 +12,8 @@
 //   - grid-stride scalar kernels otherwise (any shape, any element alignment).
 // Row/column of a flat index: 32-bit division when the tensor has fewer than 2^32 elements.
 #pragma once
+
+#include <cub/block/block_reduce.cuh>
 
 #include "kernels/elementwise.cuh"
 
@@ -44,39 +47,83 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// dbias stage 1: block (column block cb, row chunk rc); thread = one column, its rows of the chunk
-// in order, in double. Neighbouring threads read neighbouring columns (coalesced).
-template <class Fn, class S>
+// Backward with dbias, one pass: dx = f'(x + b) dy (blended) and the dbias partial sums of the same
+// terms, read once (x and dy) and written once (dx): 3n element transfers, where a separate dbias
+// pass before the dx pass made 5n. Block = (column tile, row chunk); a thread owns W consecutive
+// columns (W = the vector width when kVec: cols a multiple of it, x / dy / dx 16-byte aligned;
+// else 1) and one of `lanes` row lanes (dbias_row_lanes: the reduction's shape does not depend on
+// W, so both kernels give the same bits). Partial sums in double, lanes added in a fixed order.
+template <class Fn, class S, bool kVec>
 __global__ void __launch_bounds__(kThreads)
-    dbias_partial(const S* x, const S* bias, const S* dy, double* partial, std::int64_t rows, std::int64_t cols,
-                  std::int64_t chunks, P<typename Compute<S>::type> p) {
+    bias_bwd_dbias(const S* x, const S* bias, const S* dy, S* dx, double* partial, std::int64_t rows, std::int64_t cols,
+                   std::int64_t chunks, int lanes, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
-  const std::int64_t col_blocks = (cols + kThreads - 1) / kThreads;
-  const std::int64_t cb = blockIdx.x % col_blocks, rc = blockIdx.x / col_blocks;
-  const std::int64_t col = cb * kThreads + threadIdx.x;
-  if (col >= cols) return;
-  const std::int64_t per = (rows + chunks - 1) / chunks, r0 = rc * per, r1 = r0 + per < rows ? r0 + per : rows;
-  const T b = bias ? dload(bias[col]) : T(0);
-  double s = 0;
-  for (std::int64_t r = r0; r < r1; ++r) {
-    const std::int64_t i = r * cols + col;
-    s += static_cast<double>(Fn::backward_from_input(dload(x[i]) + b, dload(dy[i]), p));
+  constexpr int W = kVec ? Vec<S>::N : 1;
+  const int col_lanes = kThreads / lanes;
+  const std::int64_t tile_cols = static_cast<std::int64_t>(col_lanes) * W;
+  const std::int64_t tiles = (cols + tile_cols - 1) / tile_cols;
+  const std::int64_t tile = blockIdx.x % tiles, chunk = blockIdx.x / tiles;
+  const int cl = threadIdx.x % col_lanes, rl = threadIdx.x / col_lanes;
+  const std::int64_t c0 = tile * tile_cols + static_cast<std::int64_t>(cl) * W;
+  const bool active = c0 < cols;  // kVec: c0 + W <= cols then too (cols is a multiple of W)
+  const std::int64_t per = (rows + chunks - 1) / chunks, r0 = chunk * per, r1 = r0 + per < rows ? r0 + per : rows;
+  double acc[W];
+  T b[W];
+#pragma unroll
+  for (int k = 0; k < W; ++k) {
+    acc[k] = 0;
+    b[k] = bias && active ? dload(bias[c0 + k]) : T(0);
   }
-  partial[rc * cols + col] = s;
+  struct alignas(kVec ? 16 : alignof(S)) Chunk {  // W elements: one 16-byte vector, or one element
+    S v[W];
+  };
+  if (active) {
+    for (std::int64_t r = r0 + rl; r < r1; r += lanes) {
+      const std::int64_t i = r * cols + c0;
+      const Chunk xv = *reinterpret_cast<const Chunk*>(x + i), gv = *reinterpret_cast<const Chunk*>(dy + i);
+      Chunk ov;
+      if (bl.beta != T(0)) ov = *reinterpret_cast<const Chunk*>(dx + i);  // with the inputs (uniform branch)
+#pragma unroll
+      for (int k = 0; k < W; ++k) {
+        const T g = Fn::backward_from_input(dload(xv.v[k]) + b[k], dload(gv.v[k]), p);
+        acc[k] += static_cast<double>(g);
+        ov.v[k] = finish<S>(g, bl, &ov.v[k]);
+      }
+      *reinterpret_cast<Chunk*>(dx + i) = ov;  // after the reads: dx may be x or dy (in place)
+    }
+  }
+  __shared__ double red[kThreads * W];
+#pragma unroll
+  for (int k = 0; k < W; ++k) red[threadIdx.x * W + k] = acc[k];
+  __syncthreads();
+  if (rl == 0 && active) {
+#pragma unroll
+    for (int k = 0; k < W; ++k) {
+      double s = 0;
+      for (int l = 0; l < lanes; ++l) s += red[(l * col_lanes + cl) * W + k];
+      partial[chunk * cols + c0 + k] = s;
+    }
+  }
 }
 
-// dbias stage 2: thread = one column, its chunks' partials in order, rounded once.
+// dbias stage 2: a block per column sums its chunks' partials (a fixed-shape block reduction),
+// times alpha, rounded once.
 template <class S>
 __global__ void __launch_bounds__(kThreads)
     dbias_final(const double* partial, S* dbias, std::int64_t cols, std::int64_t chunks, double alpha) {
-  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if (col >= cols) return;
-  double s = 0;
-  for (std::int64_t k = 0; k < chunks; ++k) s += partial[k * cols + col];
-  s *= alpha;
-  if constexpr (std::is_same_v<S, double>) dbias[col] = s;
-  else if constexpr (std::is_same_v<S, float>) dbias[col] = static_cast<float>(s);
-  else dbias[col] = S(s);
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  for (std::int64_t col = blockIdx.x; col < cols; col += gridDim.x) {
+    double s = 0;
+    for (std::int64_t k = threadIdx.x; k < chunks; k += kThreads) s += partial[k * cols + col];
+    const double total = Reduce(tmp).Sum(s) * alpha;
+    if (threadIdx.x == 0) {
+      if constexpr (std::is_same_v<S, double>) dbias[col] = total;
+      else if constexpr (std::is_same_v<S, float>) dbias[col] = static_cast<float>(total);
+      else dbias[col] = S(total);
+    }
+    __syncthreads();  // tmp is reused by the next column
+  }
 }
 
 template <class Fn, class S>
@@ -282,17 +329,26 @@ template <class Fn, class S> void fused_typed(const FusedCall& c) {
       else bias_fwd_kernel<Fn, S><<<grid_for<bias_fwd_kernel<Fn, S>>(n), kThreads, 0, s>>>(x, aux, out, out2, n, c.cols, p, bl);
       break;
     case FusedKind::bias_bwd:
-      if (out2 != nullptr) {  // dbias before dx: dx may alias x or dy
-        const std::int64_t chunks = dbias_row_chunks(c.rows);
-        const std::int64_t col_blocks = (c.cols + kThreads - 1) / kThreads;
+      if (out2 != nullptr) {  // dx and dbias in one pass
+        const std::int64_t chunks = dbias_row_chunks(c.rows, c.cols);
+        const int lanes = dbias_row_lanes(c.cols);
         Scratch scratch(c.workspace, static_cast<std::size_t>(chunks * c.cols) * sizeof(double), s, call);
         auto* partial = static_cast<double*>(scratch.ptr);
-        if (c.rows > 0)
-          dbias_partial<Fn, S><<<static_cast<unsigned>(col_blocks * chunks), kThreads, 0, s>>>(x, aux, dy, partial, c.rows, c.cols, chunks, p);
-        else if (cudaMemsetAsync(partial, 0, static_cast<std::size_t>(chunks * c.cols) * sizeof(double), s) != cudaSuccess)
+        if (n > 0) {
+          const bool vec = whole_vectors && aligned(x) && aligned(dy) && aligned(out);
+          const std::int64_t tile_cols = static_cast<std::int64_t>(kThreads / lanes) * (vec ? N : 1);
+          const auto blocks = static_cast<unsigned>((c.cols + tile_cols - 1) / tile_cols * chunks);
+          if (vec)
+            bias_bwd_dbias<Fn, S, true><<<blocks, kThreads, 0, s>>>(x, aux, dy, out, partial, c.rows, c.cols, chunks, lanes, p, bl);
+          else
+            bias_bwd_dbias<Fn, S, false><<<blocks, kThreads, 0, s>>>(x, aux, dy, out, partial, c.rows, c.cols, chunks, lanes, p, bl);
+        } else if (cudaMemsetAsync(partial, 0, static_cast<std::size_t>(chunks * c.cols) * sizeof(double), s) != cudaSuccess) {
           check_launch("cudaMemsetAsync", call);
-        dbias_final<S><<<static_cast<unsigned>(col_blocks), kThreads, 0, s>>>(partial, out2, c.cols, chunks, c.alpha);
+        }
+        const std::int64_t fgrid = c.cols < (std::int64_t{1} << 20) ? c.cols : (std::int64_t{1} << 20);
+        dbias_final<S><<<static_cast<unsigned>(fgrid > 0 ? fgrid : 1), kThreads, 0, s>>>(partial, out2, c.cols, chunks, c.alpha);
         check_launch("dbias kernels", call);
+        break;
       }
       if (n == 0) break;
       if (whole_vectors && aligned(x) && aligned(aux) && aligned(dy) && aligned(out))

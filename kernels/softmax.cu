@@ -3,6 +3,8 @@
 //
 // What and why: softmax is memory-bound too; the aim is to read each row from memory once where
 // it fits on chip. Paths, picked by row length (cols) on the host (softmax_typed, at the end):
+//   inner == 1, cols <= 32     a group of W lanes per row (W = the power of two >= cols), 32/W
+//                              rows per warp; butterfly shuffles; one read, one write
 //   inner == 1, cols <= 1024   warp per row, the row in registers (ELEMS values per lane);
 //                              cub::WarpReduce; reads the row once, writes it once
 //   inner == 1, the row (fwd)  "slice" kernel, block per row: the row cached in shared memory in
@@ -124,6 +126,59 @@ __device__ __forceinline__ S grad_value(bool log, bool masked, T yv, T g, T s, c
   return finish<S>(log ? g - dexp(yv) * s : yv * (g - s), bl, old);
 }
 template <class T> __device__ __forceinline__ int is_masked_elem(bool log, T yv) { return log ? yv == -inf_of<T>() : yv == T(0); }
+
+// ---- several rows per warp (cols <= 32) ---------------------------------------------------------
+
+/// Sum over the W lanes of each aligned group (W a power of two, 1..32): a butterfly, every lane
+/// of the group ends with the same total.
+template <class T> __device__ __forceinline__ T group_sum(T v, int W) {
+  for (int o = W / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+/// Rows of at most 32 columns: a group of W lanes per row (W: the power of two >= cols), so a warp
+/// does 32 / W rows at once and every lane of a 1-column row is busy (a whole warp per row kept
+/// 31 of 32 lanes idle at cols = 1). One element per lane; max, then (count of the max, sum of
+/// e^(x - max)) by butterfly shuffles within the group. The loop bound is warp-uniform, so every
+/// lane takes part in every shuffle; lanes past the last row or column only carry neutral values.
+template <class S>
+__global__ void __launch_bounds__(kThreads)
+    softmax_rows_fwd(const S* x, S* y, std::int64_t rows, int cols, int W, bool log, bool masked_zero,
+                     BlendT<typename Compute<S>::type> bl) {
+  using T = typename Compute<S>::type;
+  const int lane = threadIdx.x % 32, j = lane % W, R = 32 / W;
+  const std::int64_t warp0 = (static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x) / 32;
+  const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32);
+  for (std::int64_t base = warp0 * R; base < rows; base += warps * R) {
+    const std::int64_t r = base + lane / W;
+    const bool ok = r < rows && j < cols;
+    const std::int64_t i = r * cols + j;
+    const T v = ok ? dload(x[i]) : -inf_of<T>();
+    T m = v;
+    for (int o = W / 2; o > 0; o >>= 1) m = MaxNan{}(m, __shfl_xor_sync(0xffffffffu, m, o));
+    Stats<T> st{m, group_sum(ok && v == m ? T(1) : T(0), W), group_sum(ok && !(v == m) ? dexp(v - m) : T(0), W)};
+    if (ok) y[i] = out_value<S>(row_state(m), log, masked_zero, v, m, row_scale(log, st), bl, y + i);
+  }
+}
+
+template <class S>
+__global__ void __launch_bounds__(kThreads)
+    softmax_rows_bwd(const S* y, const S* dy, S* dx, std::int64_t rows, int cols, int W, bool log, bool masked_zero,
+                     BlendT<typename Compute<S>::type> bl) {
+  using T = typename Compute<S>::type;
+  const int lane = threadIdx.x % 32, j = lane % W, R = 32 / W;
+  const std::int64_t warp0 = (static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x) / 32;
+  const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32);
+  for (std::int64_t base = warp0 * R; base < rows; base += warps * R) {
+    const std::int64_t r = base + lane / W;
+    const bool ok = r < rows && j < cols;
+    const std::int64_t i = r * cols + j;
+    const T yv = ok ? dload(y[i]) : T(0), g = ok ? dload(dy[i]) : T(0);
+    const T s = group_sum(ok ? (log ? g : g * yv) : T(0), W);
+    const int unmasked = group_sum(ok && !is_masked_elem(log, yv) ? 1 : 0, W);
+    if (ok) dx[i] = grad_value<S>(log, masked_zero && unmasked == 0, yv, g, s, bl, dx + i);
+  }
+}
 
 // ---- warp per row (cols <= 1024) ---------------------------------------------------------------
 
@@ -716,9 +771,21 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
     return;
   }
   const std::int64_t cols = c.axis;
+  if (cols <= 32) {
+    int W = 1;
+    while (W < cols) W *= 2;
+    const std::int64_t work = (c.outer + 32 / W - 1) / (32 / W) * 32;  // one lane-thread per (row group, lane)
+    if (c.backward)
+      softmax_rows_bwd<S><<<grid_for<softmax_rows_bwd<S>>(work), kThreads, 0, s>>>(in, dy, out, c.outer, static_cast<int>(cols), W,
+                                                                                c.log, c.masked_zero, bl);
+    else
+      softmax_rows_fwd<S><<<grid_for<softmax_rows_fwd<S>>(work), kThreads, 0, s>>>(in, out, c.outer, static_cast<int>(cols), W, c.log,
+                                                                                c.masked_zero, bl);
+    check_launch("softmax kernel (rows of <= 32 columns, several per warp)", call);
+    return;
+  }
   if (cols <= 1024) {
-    if (cols <= 32) launch_warp<S, 1>(c, s);
-    else if (cols <= 64) launch_warp<S, 2>(c, s);
+    if (cols <= 64) launch_warp<S, 2>(c, s);
     else if (cols <= 128) launch_warp<S, 4>(c, s);
     else if (cols <= 256) launch_warp<S, 8>(c, s);
     else if (cols <= 512) launch_warp<S, 16>(c, s);

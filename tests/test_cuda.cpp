@@ -472,7 +472,7 @@ template <class S> void softmax_case(std::int64_t outer, std::int64_t axis, std:
   }
 }
 
-const std::int64_t kSoftmaxCols[] = {1, 2, 3, 31, 32, 33, 127, 1000, 1023, 1024, 1025, 2047, 2048, 2049, 2176,
+const std::int64_t kSoftmaxCols[] = {1, 2, 3, 4, 5, 8, 16, 17, 24, 31, 32, 33, 127, 1000, 1023, 1024, 1025, 2047, 2048, 2049, 2176,
                                      4095, 4224, 8191, 16384, 32768, 65537, 262144, 1048576};
 
 template <class S> void softmax_all_cols() {
@@ -481,6 +481,7 @@ template <class S> void softmax_all_cols() {
     softmax_case<S>(rows, cols, 1, 0);
     if (cols <= 65537) softmax_case<S>(3, cols, 1, 1);      // misaligned (a cluster's scalar path too)
     if (cols <= 2049) softmax_case<S>(2, cols, 5, 0);       // middle axis
+    if (cols <= 32) softmax_case<S>(70001, cols, 1, 0);     // several rows per warp, many grid-stride steps
   }
 }
 
@@ -693,7 +694,18 @@ template <class S> std::vector<std::vector<S>> fused_case(Op op, std::int64_t ro
     if (!close(gy[i], gy_ref[i], bound)) ADD_FAILURE() << op_name(op) << " gated y i=" << i, ++bad;
   for (std::int64_t i = 0; i < 2 * n && bad < 5; ++i)
     if (!close(gcat[i], gcat_ref[i], bound)) ADD_FAILURE() << op_name(op) << " gated grads i=" << i, ++bad;
-  for (S* p : {dX, dB, dDY, dY, dDX, dDB, dPRE, dCAT, dGY}) cudaFree(p - off);
+  // gated backward blended (beta != 0 reads the old gradients, with the inputs) into a separate buffer
+  const auto old = finite_data<S>(2 * n, 78);
+  std::vector<S> gb_ref = old;
+  actk::gated_backward(op, dt, cat.data(), cat.data() + cols, 2 * cols, dy.data(), gb_ref.data(), gb_ref.data() + cols, rows,
+                       cols, {}, blend, Backend::cpu);
+  S *dCAT2 = upload(cat, off), *dGB = upload(old, off);
+  actk::gated_backward(op, dt, dCAT2, dCAT2 + cols, 2 * cols, dDY, dGB, dGB + cols, rows, cols, {}, blend);
+  const auto gb = download(dGB, 2 * n);
+  bad = 0;
+  for (std::int64_t i = 0; i < 2 * n && bad < 5; ++i)
+    if (!close(gb[i], gb_ref[i], bound)) ADD_FAILURE() << op_name(op) << " gated grads blended i=" << i, ++bad;
+  for (S* p : {dX, dB, dDY, dY, dDX, dDB, dPRE, dCAT, dGY, dCAT2, dGB}) cudaFree(p - off);
   return {y, dx, db, pre, gy, gcat};
 }
 
@@ -733,6 +745,8 @@ TEST(CudaFused, VectorizedKernelsMatchTheCpu) {
   }
   vector_vs_scalar<float>(Op::gelu, 3, 4);  // one vector per row
   vector_vs_scalar<float>(Op::silu, 4099, 512);  // several grid-stride passes
+  vector_vs_scalar<float>(Op::gelu, 20000, 64);  // dbias: 4 row lanes per column, 1250 row chunks
+  vector_vs_scalar<bfloat16>(Op::silu, 1, 1024); // one row: most chunks empty
   vector_vs_scalar<float16>(Op::silu, 9, 8);
   vector_vs_scalar<float16>(Op::gelu, 33, 1024);
   vector_vs_scalar<double>(Op::silu, 5, 2);
@@ -753,6 +767,16 @@ TEST(CudaBlend, ActivationsAndSoftmaxMatchTheCpu) {
     actk::forward(Op::gelu, dX, dY + off, static_cast<std::int64_t>(n), {}, Backend::cuda, nullptr, bl);  // x aligned, y not when off = 1
     const auto got = download(dY, n + off);
     for (std::size_t i = 0; i < n; ++i) ASSERT_TRUE(close(got[i + off], ref[i], 8)) << "gelu blend i=" << i << " off " << off;
+    // backward blended (the gradient-accumulation form): the old dx is read with x and dy
+    const std::vector<float> g = finite_data<float>(n + off, 86);
+    std::vector<float> dref(y0.begin() + off, y0.end());
+    actk::backward(Op::gelu, From::input, x.data(), g.data(), dref.data(), static_cast<std::int64_t>(n), {}, Backend::cpu, nullptr, bl);
+    float* dG = upload(g);
+    CUDA_OK(cudaMemcpy(dY, y0.data(), (n + off) * sizeof(float), cudaMemcpyHostToDevice));
+    actk::backward(Op::gelu, From::input, dX, dG, dY + off, static_cast<std::int64_t>(n), {}, Backend::cuda, nullptr, bl);
+    const auto dgot = download(dY, n + off);
+    for (std::size_t i = 0; i < n; ++i) ASSERT_TRUE(close(dgot[i + off], dref[i], 8)) << "gelu backward blend i=" << i << " off " << off;
+    cudaFree(dG);
     cudaFree(dX);
     cudaFree(dY);
   }

@@ -16,6 +16,7 @@
 #include <cub/block/block_reduce.cuh>
 
 #include "kernels/elementwise.cuh"
+#include "kernels/index_math.h"
 
 namespace actk {
 namespace detail {
@@ -149,17 +150,6 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- vectorized kernels (whole vectors per row, every pointer 16-byte aligned) -----------------
 
-/// Row and column of flat element e of a [rows, cols] tensor.
-__device__ __forceinline__ void row_col(std::int64_t e, std::int64_t cols, bool small, std::int64_t& r, std::int64_t& c) {
-  if (small) {
-    const unsigned q = static_cast<unsigned>(e) / static_cast<unsigned>(cols);
-    r = q;
-    c = static_cast<std::int64_t>(static_cast<unsigned>(e) - q * static_cast<unsigned>(cols));
-  } else {
-    r = e / cols;
-    c = e - r * cols;
-  }
-}
 
 /// Bias + activation, vectorized, U vectors deep: forward y = f(x + b) (pre = x + b on request),
 /// or backward dx = f'(x + b) dy. The bias of vector i is the vector at its column. kBlend (beta

@@ -9,6 +9,19 @@
 namespace actk {
 namespace detail {
 
+/// Row and column of flat element e of a [rows, cols] tensor: 32-bit division when `small` (the
+/// tensor has fewer than 2^32 elements), else 64-bit.
+ACTK_HD void row_col(std::int64_t e, std::int64_t cols, bool small, std::int64_t& r, std::int64_t& c) {
+  if (small) {
+    const unsigned q = static_cast<unsigned>(e) / static_cast<unsigned>(cols);
+    r = q;
+    c = static_cast<std::int64_t>(static_cast<unsigned>(e) - q * static_cast<unsigned>(cols));
+  } else {
+    r = e / cols;
+    c = e - r * cols;
+  }
+}
+
 /// Walks the channels of consecutive flat elements of an [outer, channels, inner] tensor: built at
 /// element e with one division pair (32-bit when `small`: the tensor has fewer than 2^32 elements),
 /// then step() moves to e + 1 with no division. c is the channel, r the place in its inner run.
@@ -17,15 +30,9 @@ struct ChannelWalk {
   ACTK_HD ChannelWalk(std::int64_t e, std::int64_t channels_, std::int64_t inner_, bool small)
       : c(0), r(0), channels(channels_), inner(inner_) {
     if (channels == 1) return;  // one channel: c stays 0
-    if (small) {
-      const unsigned q = static_cast<unsigned>(e) / static_cast<unsigned>(inner);
-      r = static_cast<std::int64_t>(static_cast<unsigned>(e) - q * static_cast<unsigned>(inner));
-      c = static_cast<std::int64_t>(q % static_cast<unsigned>(channels));
-    } else {
-      const std::int64_t q = e / inner;
-      r = e - q * inner;
-      c = q % channels;
-    }
+    std::int64_t q;
+    row_col(e, inner, small, q, r);  // q = e / inner, r = e % inner
+    c = small ? static_cast<std::int64_t>(static_cast<unsigned>(q) % static_cast<unsigned>(channels)) : q % channels;
   }
   ACTK_HD void step() {
     if (++r == inner) {

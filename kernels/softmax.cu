@@ -129,12 +129,25 @@ template <class T> __device__ __forceinline__ int is_masked_elem(bool log, T yv)
 
 // ---- several rows per warp (cols <= 32) ---------------------------------------------------------
 
-/// Sum over the W lanes of each aligned group (W a power of two, 1..32): a butterfly, every lane
-/// of the group ends with the same total.
-template <class T> __device__ __forceinline__ T group_sum(T v, int W) {
-  for (int o = W / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+/// Reduces v with op over the W lanes of each aligned group (W a power of two, 1..32): a
+/// butterfly, every lane of the group ends with the result.
+template <class T, class Op> __device__ __forceinline__ T group_reduce(T v, int W, Op op) {
+  for (int o = W / 2; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
+
+/// This thread's place in the rows-per-warp layout: lane group `lane / W` takes row base + group,
+/// column j = lane % W; base steps by (warps in the grid) x (rows per warp), warp-uniform.
+struct RowGroups {
+  int j, group, per_warp;
+  std::int64_t first, step;
+  __device__ explicit RowGroups(int W) {
+    const int lane = threadIdx.x % 32;
+    j = lane % W, group = lane / W, per_warp = 32 / W;
+    first = (static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x) / 32 * per_warp;
+    step = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32) * per_warp;
+  }
+};
 
 /// Rows of at most 32 columns: a group of W lanes per row (W: the power of two >= cols), so a warp
 /// does 32 / W rows at once and every lane of a 1-column row is busy (a whole warp per row kept
@@ -146,17 +159,15 @@ __global__ void __launch_bounds__(kThreads)
     softmax_rows_fwd(const S* x, S* y, std::int64_t rows, int cols, int W, bool log, bool masked_zero,
                      BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
-  const int lane = threadIdx.x % 32, j = lane % W, R = 32 / W;
-  const std::int64_t warp0 = (static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x) / 32;
-  const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32);
-  for (std::int64_t base = warp0 * R; base < rows; base += warps * R) {
-    const std::int64_t r = base + lane / W;
-    const bool ok = r < rows && j < cols;
-    const std::int64_t i = r * cols + j;
+  const RowGroups g(W);
+  for (std::int64_t base = g.first; base < rows; base += g.step) {
+    const std::int64_t r = base + g.group;
+    const bool ok = r < rows && g.j < cols;
+    const std::int64_t i = r * cols + g.j;
     const T v = ok ? dload(x[i]) : -inf_of<T>();
-    T m = v;
-    for (int o = W / 2; o > 0; o >>= 1) m = MaxNan{}(m, __shfl_xor_sync(0xffffffffu, m, o));
-    Stats<T> st{m, group_sum(ok && v == m ? T(1) : T(0), W), group_sum(ok && !(v == m) ? dexp(v - m) : T(0), W)};
+    const T m = group_reduce(v, W, MaxNan{});
+    const Stats<T> st{m, group_reduce(ok && v == m ? T(1) : T(0), W, Sum{}),
+                      group_reduce(ok && !(v == m) ? dexp(v - m) : T(0), W, Sum{})};
     if (ok) y[i] = out_value<S>(row_state(m), log, masked_zero, v, m, row_scale(log, st), bl, y + i);
   }
 }
@@ -166,16 +177,14 @@ __global__ void __launch_bounds__(kThreads)
     softmax_rows_bwd(const S* y, const S* dy, S* dx, std::int64_t rows, int cols, int W, bool log, bool masked_zero,
                      BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
-  const int lane = threadIdx.x % 32, j = lane % W, R = 32 / W;
-  const std::int64_t warp0 = (static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x) / 32;
-  const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32);
-  for (std::int64_t base = warp0 * R; base < rows; base += warps * R) {
-    const std::int64_t r = base + lane / W;
-    const bool ok = r < rows && j < cols;
-    const std::int64_t i = r * cols + j;
+  const RowGroups rg(W);
+  for (std::int64_t base = rg.first; base < rows; base += rg.step) {
+    const std::int64_t r = base + rg.group;
+    const bool ok = r < rows && rg.j < cols;
+    const std::int64_t i = r * cols + rg.j;
     const T yv = ok ? dload(y[i]) : T(0), g = ok ? dload(dy[i]) : T(0);
-    const T s = group_sum(ok ? (log ? g : g * yv) : T(0), W);
-    const int unmasked = group_sum(ok && !is_masked_elem(log, yv) ? 1 : 0, W);
+    const T s = group_reduce(ok ? (log ? g : g * yv) : T(0), W, Sum{});
+    const int unmasked = group_reduce(ok && !is_masked_elem(log, yv) ? 1 : 0, W, Sum{});
     if (ok) dx[i] = grad_value<S>(log, masked_zero && unmasked == 0, yv, g, s, bl, dx + i);
   }
 }

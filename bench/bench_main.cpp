@@ -212,15 +212,15 @@ void register_fused(bool gpu, std::int64_t n) {
         auto run = [&] {
           char* gate = static_cast<char*>(in);
           char* value = gate + sz;
-          if (!swiglu && fused) actk::bias_act_forward(Op::gelu, dt, in, bias, out, rows, cols, {}, nullptr, {}, be);
+          if (!swiglu && fused) actk::bias_act_forward(Op::gelu, dt, in, bias, out, rows, cols, {}, nullptr, be);
           if (!swiglu && !fused) {
-            actk::bias_act_forward(Op::identity, dt, in, bias, tmp, rows, cols, {}, nullptr, {}, be);
+            actk::bias_act_forward(Op::identity, dt, in, bias, tmp, rows, cols, {}, nullptr, be);
             actk::forward(Op::gelu, dt, tmp, out, n, {}, be);
           }
-          if (swiglu && fused) actk::gated_forward(Op::silu, dt, gate, value, cols, out, rows, cols, {}, {}, be);
+          if (swiglu && fused) actk::gated_forward(Op::silu, dt, gate, value, cols, out, rows, cols, {}, be);
           if (swiglu && !fused) {
             actk::forward(Op::silu, dt, gate, tmp, n, {}, be);
-            actk::gated_forward(Op::identity, dt, tmp, value, cols, out, rows, cols, {}, {}, be);  // tmp * value
+            actk::gated_forward(Op::identity, dt, tmp, value, cols, out, rows, cols, {}, be);  // tmp * value
           }
         };
         const std::int64_t bytes = static_cast<std::int64_t>(sz) * (swiglu ? 3 : 2);
@@ -271,7 +271,7 @@ void register_targeted(bool gpu, std::int64_t n) {
     const std::int64_t rows = n / cols;
     cases.push_back({"bias_gelu_bwd_dbias_" + std::to_string(rows) + "x" + std::to_string(cols), n, 3 * n,
                      [=](DType dt, Backend be, void* const* b) {
-                       actk::bias_act_backward(Op::gelu, dt, b[0], b[3], b[1], b[2], b[4], rows, cols, {}, {}, be);
+                       actk::bias_act_backward(Op::gelu, dt, b[0], b[3], b[1], b[2], b[4], rows, cols, {}, be);
                      }});
   }
   for (std::int64_t cols : {1, 2, 4, 8, 16, 24, 32})
@@ -299,13 +299,13 @@ void register_targeted(bool gpu, std::int64_t n) {
     const std::int64_t cols = 4095, rows = n / 4096;
     cases.push_back({"swiglu_fwd_odd_cols_4095", 2 * rows * cols, 3 * rows * cols, [=](DType dt, Backend be, void* const* b) {
                        const char* gate = static_cast<const char*>(b[0]);
-                       actk::gated_forward(Op::silu, dt, gate, gate + cols * actk::dtype_size(dt), 2 * cols, b[2], rows, cols, {}, {}, be);
+                       actk::gated_forward(Op::silu, dt, gate, gate + cols * actk::dtype_size(dt), 2 * cols, b[2], rows, cols, {}, be);
                      }});
     cases.push_back({"swiglu_bwd_odd_cols_4095", 2 * rows * cols, 5 * rows * cols, [=](DType dt, Backend be, void* const* b) {
                        const char* gate = static_cast<const char*>(b[0]);
                        char* dgate = static_cast<char*>(b[2]);
                        const std::size_t off = static_cast<std::size_t>(cols) * actk::dtype_size(dt);
-                       actk::gated_backward(Op::silu, dt, gate, gate + off, 2 * cols, b[1], dgate, dgate + off, rows, cols, {}, {}, be);
+                       actk::gated_backward(Op::silu, dt, gate, gate + off, 2 * cols, b[1], dgate, dgate + off, rows, cols, {}, be);
                      }});
   }
   for (DType dt : {DType::float32, DType::bfloat16})

@@ -168,22 +168,21 @@ actk_status actk_softmax_backward_ex(actk_dtype dtype, const void* y, const void
   });
 }
 
-actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x, const void* bias, void* y,
-                                  int64_t rows, int64_t cols, void* pre, double alpha, double beta, actk_backend backend,
-                                  void* stream) {
+actk_status actk_bias_act_forward_ex(int op, const double* params, actk_dtype dtype, const void* x, const void* bias, void* y,
+                                     int64_t rows, int64_t cols, void* pre, actk_backend backend, void* stream, double alpha,
+                                     double beta) {
   return guarded([&] {
     actk::bias_act_forward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), x, bias, y, rows, cols,
-                           params_of(op, params), pre, actk::Blend{alpha, beta}, static_cast<actk::Backend>(backend), stream);
+                           params_of(op, params), pre, static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
   });
 }
 
-actk_status actk_bias_act_backward(int op, const double* params, actk_dtype dtype, const void* x, const void* bias,
-                                   const void* dy, void* dx, void* dbias, int64_t rows, int64_t cols, double alpha,
-                                   double beta, actk_backend backend, void* stream, void* workspace,
-                                   size_t workspace_bytes) {
+actk_status actk_bias_act_backward_ex(int op, const double* params, actk_dtype dtype, const void* x, const void* bias,
+                                      const void* dy, void* dx, void* dbias, int64_t rows, int64_t cols, actk_backend backend,
+                                      void* stream, double alpha, double beta, void* workspace, size_t workspace_bytes) {
   return guarded([&] {
     actk::bias_act_backward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), x, bias, dy, dx, dbias, rows, cols,
-                            params_of(op, params), actk::Blend{alpha, beta}, static_cast<actk::Backend>(backend), stream,
+                            params_of(op, params), static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta},
                             workspace, workspace_bytes);
   });
 }
@@ -192,23 +191,51 @@ size_t actk_bias_act_backward_workspace_bytes(actk_dtype dtype, int64_t rows, in
   return actk::bias_act_backward_workspace_bytes(static_cast<actk::DType>(dtype), rows, cols);
 }
 
+actk_status actk_gated_forward_ex(int op, const double* params, actk_dtype dtype, const void* gate, const void* value,
+                                  int64_t in_stride, void* y, int64_t rows, int64_t cols, actk_backend backend, void* stream,
+                                  double alpha, double beta) {
+  return guarded([&] {
+    actk::gated_forward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), gate, value, in_stride, y, rows, cols,
+                        params_of(op, params), static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
+actk_status actk_gated_backward_ex(int op, const double* params, actk_dtype dtype, const void* gate, const void* value,
+                                   int64_t in_stride, const void* dy, void* dgate, void* dvalue, int64_t rows, int64_t cols,
+                                   actk_backend backend, void* stream, double alpha, double beta) {
+  return guarded([&] {
+    actk::gated_backward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), gate, value, in_stride, dy, dgate,
+                         dvalue, rows, cols, params_of(op, params), static_cast<actk::Backend>(backend), stream,
+                         actk::Blend{alpha, beta});
+  });
+}
+
+// The fused symbols of actk 0.1 (alpha, beta before the backend), kept: the C ABI is a promise.
+actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x, const void* bias, void* y,
+                                  int64_t rows, int64_t cols, void* pre, double alpha, double beta, actk_backend backend,
+                                  void* stream) {
+  return actk_bias_act_forward_ex(op, params, dtype, x, bias, y, rows, cols, pre, backend, stream, alpha, beta);
+}
+
+actk_status actk_bias_act_backward(int op, const double* params, actk_dtype dtype, const void* x, const void* bias,
+                                   const void* dy, void* dx, void* dbias, int64_t rows, int64_t cols, double alpha,
+                                   double beta, actk_backend backend, void* stream, void* workspace,
+                                   size_t workspace_bytes) {
+  return actk_bias_act_backward_ex(op, params, dtype, x, bias, dy, dx, dbias, rows, cols, backend, stream, alpha, beta,
+                                   workspace, workspace_bytes);
+}
+
 actk_status actk_gated_forward(int op, const double* params, actk_dtype dtype, const void* gate, const void* value,
                                int64_t in_stride, void* y, int64_t rows, int64_t cols, double alpha, double beta,
                                actk_backend backend, void* stream) {
-  return guarded([&] {
-    actk::gated_forward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), gate, value, in_stride, y, rows, cols,
-                        params_of(op, params), actk::Blend{alpha, beta}, static_cast<actk::Backend>(backend), stream);
-  });
+  return actk_gated_forward_ex(op, params, dtype, gate, value, in_stride, y, rows, cols, backend, stream, alpha, beta);
 }
 
 actk_status actk_gated_backward(int op, const double* params, actk_dtype dtype, const void* gate, const void* value,
                                 int64_t in_stride, const void* dy, void* dgate, void* dvalue, int64_t rows, int64_t cols,
                                 double alpha, double beta, actk_backend backend, void* stream) {
-  return guarded([&] {
-    actk::gated_backward(static_cast<actk::Op>(op), static_cast<actk::DType>(dtype), gate, value, in_stride, dy, dgate,
-                         dvalue, rows, cols, params_of(op, params), actk::Blend{alpha, beta},
-                         static_cast<actk::Backend>(backend), stream);
-  });
+  return actk_gated_backward_ex(op, params, dtype, gate, value, in_stride, dy, dgate, dvalue, rows, cols, backend, stream,
+                                alpha, beta);
 }
 
 }  // extern "C"

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
+#include "actk/detail/blend.h"
 #include "actk/half.h"
-#include "host/internal.h"
+#include "host/calls.h"
 
 namespace actk {
 namespace detail {
@@ -36,11 +38,9 @@ template <class Body> void parallel_chunks(std::int64_t n, Body&& body) {
   }
 }
 
-/// out = alpha * r + beta * out (cuDNN's blending); beta = 0 never reads out.
-template <class S> inline double blend(double r, double alpha, double beta, const S* out) {
-  if (alpha != 1.0) r *= alpha;
-  if (beta != 0.0) r += beta * load(*out);
-  return r;
+/// out = alpha * r + beta * out (actk/detail/blend.h); beta = 0 never reads out.
+template <class S> inline double blend(double r, const BlendOf<double>& bl, const S* out) {
+  return bl.reads_old() ? bl.with_old(r, load(*out)) : bl.scaled(r);
 }
 
 /// How a chunk loop converts storage <-> double: load/store above (the portable loops); the AVX2
@@ -59,21 +59,21 @@ template <class Fn, Dir D, class S, class Cv>
   else return Fn::backward_from_output(x, Cv::ld(dy[i]), p);
 }
 
-/// OUT[j] = st(blend(VALUE)) for j in [0, N), VALUE an expression of j (the element-wise chunks and
-/// the fused rows); alpha, beta, S and the conversion Cv come from the caller. Two loops, so the
-/// vectorizer never has to speculate the blend's read of OUT.
-#define ACTK_BLEND_ROW(N, OUT, VALUE)                                                                \
-  if (beta == 0.0) {                                                                                 \
-    _Pragma("omp simd") for (std::int64_t j = 0; j < (N); ++j) {                                     \
-      const double r_ = (VALUE);                                                                     \
-      (OUT)[j] = Cv::template st<S>(alpha == 1.0 ? r_ : r_ * alpha);                                 \
-    }                                                                                                \
-  } else {                                                                                           \
-    _Pragma("omp simd") for (std::int64_t j = 0; j < (N); ++j) {                                     \
-      const double r_ = (VALUE);                                                                     \
-      (OUT)[j] = Cv::template st<S>((alpha == 1.0 ? r_ : r_ * alpha) + beta * Cv::ld((OUT)[j]));     \
-    }                                                                                                \
+/// out[j] = st(blend(value(j))) for j in [0, n): the one blended row loop of the CPU path (the
+/// element-wise chunks and the fused rows). Two loops, so the vectorizer never has to speculate
+/// the blend's read of out; `value` must be always inlined (ACTK_ROW_VALUE) for them to vectorize.
+template <class S, class Cv, class Value>
+[[gnu::always_inline]] inline void blend_row(S* out, std::int64_t n, const BlendOf<double>& bl, Value&& value) {
+  if (!bl.reads_old()) {
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) out[j] = Cv::template st<S>(bl.scaled(value(j)));
+  } else {
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) out[j] = Cv::template st<S>(bl.with_old(value(j), Cv::ld(out[j])));
   }
+}
+/// The lambda attributes a blend_row value needs: inlined into the loop it feeds.
+#define ACTK_ROW_VALUE __attribute__((always_inline))
 
 /// Elements [lo, hi): the op in double, blended (as blend()), rounded once. Always inlined, so
 /// each chunk variant compiles it for its own instruction set; `omp simd` lets the compiler
@@ -81,42 +81,45 @@ template <class Fn, Dir D, class S, class Cv>
 /// read before it is written (in place is fine).
 template <class Fn, Dir D, class S, class Cv = ConvertBase>
 [[gnu::always_inline]] inline void chunk_body(const S* in, const S* dy, S* out, std::int64_t lo, std::int64_t hi,
-                                              const P<double>& p, double alpha, double beta) {
+                                              const P<double>& p, const BlendOf<double>& bl) {
   const S* x = in + lo;
   const S* g = D == Dir::forward ? dy : dy + lo;  // dy is null for the forward
-  S* o = out + lo;
-  ACTK_BLEND_ROW(hi - lo, o, (elem<Fn, D, S, Cv>(x, g, j, p)))
+  blend_row<S, Cv>(out + lo, hi - lo, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return elem<Fn, D, S, Cv>(x, g, j, p); });
 }
 
-/// The portable chunk loop (the baseline instruction set, scalar glibc math).
-struct ChunkBase {
-  template <class Fn, Dir D, class S>
-  static void run(const S* in, const S* dy, S* out, std::int64_t lo, std::int64_t hi, const P<double>& p, double alpha,
-                  double beta) {
-    chunk_body<Fn, D, S>(in, dy, out, lo, hi, p, alpha, beta);
-  }
+/// An instruction-set policy: the conversions the loops use (Cv) and the instruction set they are
+/// compiled for. run(f) calls f() compiled for that set: IsaPortable here (the baseline, scalar
+/// glibc math); IsaAvx2 in host/cpu_avx2.cpp (AVX2 + FMA with libmvec's vector math), whose run
+/// inlines f and everything f calls. Every CPU loop (element-wise chunk, fused row) is written once
+/// and run through a policy, so a new loop needs no AVX2 code of its own.
+struct IsaPortable {
+  using Cv = ConvertBase;
+  template <class F> static void run(F&& f) { f(); }
 };
 
-template <class Fn, Dir D, class S, class Chunk>
-void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, double alpha, double beta) {
-  parallel_chunks(n, [&](std::int64_t lo, std::int64_t hi) { Chunk::template run<Fn, D, S>(in, dy, out, lo, hi, p, alpha, beta); });
+template <class Fn, Dir D, class S, class Isa>
+void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, BlendOf<double> bl) {
+  parallel_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
+    Isa::run([&] { chunk_body<Fn, D, S, typename Isa::Cv>(in, dy, out, lo, hi, p, bl); });
+  });
 }
 
-/// The element-wise CPU path for one storage type (instantiated in host/cpu_<type>.cpp with the
-/// portable chunk loop, and for float and bfloat16 in host/cpu_avx2.cpp with the AVX2 one).
-template <class S, class Chunk = ChunkBase> void cpu_elementwise_typed(const ElementwiseCall& c) {
+/// The element-wise CPU path for one storage type and instruction set (instantiated in
+/// host/cpu_<type>.cpp with IsaPortable, and for float and bfloat16 in host/cpu_avx2.cpp with IsaAvx2).
+template <class S, class Isa = IsaPortable> void cpu_elementwise_typed(const ElementwiseCall& c) {
   const auto* in = static_cast<const S*>(c.in);
   const auto* dy = static_cast<const S*>(c.dy);
   auto* out = static_cast<S*>(c.out);
   const P<double> p = P<double>::make(c.a, c.b);
+  const BlendOf<double> bl{c.alpha, c.beta};
   with_op(c.op, [&](auto tag) {
     using Tag = decltype(tag);
     using Fn = typename Tag::fn;
     switch (c.dir) {
-      case Dir::forward: cpu_loop<Fn, Dir::forward, S, Chunk>(in, dy, out, c.n, p, c.alpha, c.beta); break;
-      case Dir::from_input: cpu_loop<Fn, Dir::from_input, S, Chunk>(in, dy, out, c.n, p, c.alpha, c.beta); break;
+      case Dir::forward: cpu_loop<Fn, Dir::forward, S, Isa>(in, dy, out, c.n, p, bl); break;
+      case Dir::from_input: cpu_loop<Fn, Dir::from_input, S, Isa>(in, dy, out, c.n, p, bl); break;
       case Dir::from_output:
-        if constexpr (Tag::from_output) cpu_loop<Fn, Dir::from_output, S, Chunk>(in, dy, out, c.n, p, c.alpha, c.beta);
+        if constexpr (Tag::from_output) cpu_loop<Fn, Dir::from_output, S, Isa>(in, dy, out, c.n, p, bl);
         break;
     }
   });
@@ -128,16 +131,18 @@ extern template void cpu_elementwise_typed<double>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<float16>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<bfloat16>(const ElementwiseCall&);
 
-/// The same loops compiled for AVX2 + FMA with libmvec's vector math (host/cpu_avx2.cpp;
-/// built where ACTK_CPU_AVX2 is defined, run where the CPU has both). float32 and bfloat16 (its
-/// rounding rewritten to vectorize); float16's conversions do not vectorize (no AVX2 loops: no
-/// gain), float64 keeps glibc's scalar math.
-template <class S> void cpu_elementwise_avx2(const ElementwiseCall& c);
-template <> void cpu_elementwise_avx2<float>(const ElementwiseCall& c);
-template <> void cpu_elementwise_avx2<bfloat16>(const ElementwiseCall& c);
-/// Whether the element-wise CPU path takes the AVX2 loops: built with them, the CPU has AVX2 and
-/// FMA, and the environment does not say ACTK_CPU_SIMD=0 (read once).
+/// The same loops through IsaAvx2 (host/cpu_avx2.cpp; built where ACTK_CPU_AVX2 is defined, run
+/// where the CPU has AVX2 and FMA): float32 and bfloat16 (its rounding rewritten to vectorize);
+/// float16's conversions do not vectorize (no gain), float64 keeps glibc's scalar math. The storage
+/// type is the second argument's.
+void cpu_elementwise_avx2(const ElementwiseCall& c, float);
+void cpu_elementwise_avx2(const ElementwiseCall& c, bfloat16);
+/// Whether the CPU path takes the AVX2 loops: built with them, the CPU has AVX2 and FMA, and the
+/// environment does not say ACTK_CPU_SIMD=0 (read once).
 bool cpu_use_avx2();
+
+/// The storage types with AVX2 loops.
+template <class S> constexpr bool kHasAvx2Loops = std::is_same_v<S, float> || std::is_same_v<S, bfloat16>;
 
 }  // namespace detail
 }  // namespace actk

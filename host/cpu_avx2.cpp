@@ -1,8 +1,8 @@
 // host/cpu_avx2.cpp: the CPU loops compiled for AVX2 + FMA with libmvec's 4-wide double math
-// (host/simd_math.h): the element-wise and fused loops for float and bfloat16 storage. The same
-// functors, in double, rounded once.
-// Only this chunk function is built for AVX2 (a target attribute, not a file-wide -mavx2), so no
-// AVX2 code can leak into shared inline functions; cpu_use_avx2() picks it at run time.
+// (host/simd_math.h): the element-wise and every fused family's loops, for float and bfloat16
+// storage. The same functors, in double, rounded once.
+// Only IsaAvx2::run is built for AVX2 (a target attribute, not a file-wide -mavx2), so no AVX2
+// code can leak into shared inline functions; cpu_use_avx2() picks these loops at run time.
 #include "host/simd_math.h"  // first: the vector declarations must precede every use
 
 #include <cstdint>
@@ -51,45 +51,23 @@ struct ConvertAvx2 {
   }
 };
 
-struct ChunkAvx2 {
-  template <class Fn, Dir D, class S>
-  [[gnu::target("avx2,fma"), gnu::flatten]] static void run(const S* in, const S* dy, S* out, std::int64_t lo, std::int64_t hi,
-                                              const P<double>& p, double alpha, double beta) {
-    chunk_body<Fn, D, S, ConvertAvx2>(in, dy, out, lo, hi, p, alpha, beta);
-  }
+/// host/cpu.h's instruction-set policy for AVX2 + FMA: run() is built for AVX2 and inlines f with
+/// everything it calls (flatten), so the loop inside f is vectorized here against libmvec.
+struct IsaAvx2 {
+  using Cv = ConvertAvx2;
+  template <class F> [[gnu::target("avx2,fma"), gnu::flatten]] static void run(F&& f) { f(); }
 };
-#define ACTK_AVX2 [[gnu::target("avx2,fma"), gnu::flatten]]
-struct FusedRowsAvx2 {
-  template <class Fn, class S>
-  ACTK_AVX2 static void bias_fwd(const S* x, const S* b, S* y, S* pre, std::int64_t cols, const P<double>& p, double alpha,
-                                 double beta) {
-    bias_fwd_row<Fn, S, ConvertAvx2>(x, b, y, pre, cols, p, alpha, beta);
-  }
-  template <class Fn, class S>
-  ACTK_AVX2 static void bias_bwd(const S* x, const S* b, const S* dy, S* dx, std::int64_t cols, const P<double>& p, double alpha,
-                                 double beta) {
-    bias_bwd_row<Fn, S, ConvertAvx2>(x, b, dy, dx, cols, p, alpha, beta);
-  }
-  template <class Fn, class S>
-  ACTK_AVX2 static void dbias(const S* x, const S* b, const S* dy, double* sum, std::int64_t n, const P<double>& p) {
-    dbias_row<Fn, S, ConvertAvx2>(x, b, dy, sum, n, p);
-  }
-  template <class Fn, class S>
-  ACTK_AVX2 static void gated_fwd(const S* g, const S* v, S* y, std::int64_t cols, const P<double>& p, double alpha, double beta) {
-    gated_fwd_row<Fn, S, ConvertAvx2>(g, v, y, cols, p, alpha, beta);
-  }
-  template <class Fn, class S>
-  ACTK_AVX2 static void gated_bwd(const S* g, const S* v, const S* dy, S* dg, S* dv, std::int64_t cols, const P<double>& p,
-                                  double alpha, double beta) {
-    gated_bwd_row<Fn, S, ConvertAvx2>(g, v, dy, dg, dv, cols, p, alpha, beta);
-  }
-};
-#undef ACTK_AVX2
+
 }  // namespace
 
-template <> void cpu_elementwise_avx2<float>(const ElementwiseCall& c) { cpu_elementwise_typed<float, ChunkAvx2>(c); }
-template <> void cpu_elementwise_avx2<bfloat16>(const ElementwiseCall& c) { cpu_elementwise_typed<bfloat16, ChunkAvx2>(c); }
-template <> void cpu_fused_avx2<float>(const FusedCall& c) { cpu_fused_typed<float, FusedRowsAvx2>(c); }
-template <> void cpu_fused_avx2<bfloat16>(const FusedCall& c) { cpu_fused_typed<bfloat16, FusedRowsAvx2>(c); }
+void cpu_elementwise_avx2(const ElementwiseCall& c, float) { cpu_elementwise_typed<float, IsaAvx2>(c); }
+void cpu_elementwise_avx2(const ElementwiseCall& c, bfloat16) { cpu_elementwise_typed<bfloat16, IsaAvx2>(c); }
+
+#define ACTK_FUSED_AVX2(F)                                                                      \
+  void cpu_fused_avx2(const F##Call& c, float) { cpu_fused_typed<float, IsaAvx2>(c); }          \
+  void cpu_fused_avx2(const F##Call& c, bfloat16) { cpu_fused_typed<bfloat16, IsaAvx2>(c); }
+ACTK_FUSED_FAMILIES(ACTK_FUSED_AVX2)
+#undef ACTK_FUSED_AVX2
+
 }  // namespace detail
 }  // namespace actk

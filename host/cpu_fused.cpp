@@ -1,26 +1,30 @@
-// host/cpu_fused.cpp: the fused ops on the CPU, every dtype: bias + activation (forward, and
-// backward with dbias summed in double in row order) and gated activations (forward, and both
-// halves' gradients in one pass), with cuDNN-style output blending. The element math is the op
-// list's functors in double, rounded once, as for the plain ops. The loops are in
-// host/cpu_fused.h (row at a time); float32/bfloat16 on AVX2 CPUs take host/cpu_avx2.cpp's build.
-#include <type_traits>
-
+// host/cpu_fused.cpp: the CPU entry point of every fused family (host/fused.h's list), every
+// storage type: the portable row loops of host/cpu_fused.h, or, for float32 and bfloat16 on AVX2
+// CPUs, the same loops built by host/cpu_avx2.cpp.
 #include "host/cpu_fused.h"
 
 namespace actk {
 namespace detail {
+namespace {
 
-void cpu_fused(const FusedCall& c) {
-  with_storage(c.dtype, "cpu_fused", [&](auto s) {
+template <class Call> void cpu_fused_any(const Call& c) {
+  with_storage(c.dtype, c.call, [&](auto s) {
     using S = decltype(s);
 #if defined(ACTK_CPU_AVX2)
-    if constexpr (std::is_same_v<S, float> || std::is_same_v<S, bfloat16>) {  // as the element-wise path
-      if (cpu_use_avx2()) return cpu_fused_avx2<S>(c);
+    if constexpr (kHasAvx2Loops<S>) {  // as the element-wise path
+      if (cpu_use_avx2()) return cpu_fused_avx2(c, S{});
     }
 #endif
-    cpu_fused_typed<S>(c);
+    cpu_fused_typed<S, IsaPortable>(c);
   });
 }
+
+}  // namespace
+
+#define ACTK_FUSED_CPU(F) \
+  void cpu_fused(const F##Call& c) { cpu_fused_any(c); }
+ACTK_FUSED_FAMILIES(ACTK_FUSED_CPU)
+#undef ACTK_FUSED_CPU
 
 }  // namespace detail
 }  // namespace actk

@@ -1,55 +1,80 @@
-// host/cpu_fused.h: the fused ops' CPU loops, one row (or a column range of one row) at a time,
-// so no element needs a division to find its column. The row bodies are always inlined into a
-// "rows" policy: FusedRowsBase here (the portable build) and an AVX2 one in host/cpu_avx2.cpp
-// (vectorized against libmvec), exactly as the element-wise chunks (host/cpu.h). Each element is
-// read before it is written, so the in-place layouts the API allows are safe.
+// host/cpu_fused.h: the fused families' CPU loops: per family, a row body (always inlined, so it is
+// compiled for the instruction set of the policy that runs it: host/cpu.h's IsaPortable, or
+// host/cpu_avx2.cpp's IsaAvx2) and a `cpu_rows` overload on the family's call struct that walks the
+// rows. Each element is read before it is written, so the in-place layouts the API allows are safe.
+// The element math is the op's functor in double, blended and rounded once, as for the plain ops.
 #pragma once
 
 #include <vector>
 
 #include "host/cpu.h"
+#include "host/fused.h"
 
 namespace actk {
 namespace detail {
 
+/// Rows in parallel (OpenMP) when the tensor is large.
+template <class Body> void parallel_rows(std::int64_t rows, std::int64_t n, Body&& body) {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (n >= kCpuParallelMin && rows > 1)
+#endif
+  for (std::int64_t r = 0; r < rows; ++r) body(r);
+}
+
+// ---- bias + activation, forward ---------------------------------------------------------------
+
 /// y = f(x + b) over one row (pre = x + b rounded, when asked).
-template <class Fn, class S, class Cv = ConvertBase>
+template <class Fn, class S, class Cv>
 [[gnu::always_inline]] inline void bias_fwd_row(const S* x, const S* b, S* y, S* pre, std::int64_t cols, const P<double>& p,
-                                                double alpha, double beta) {
+                                                const BlendOf<double>& bl) {
   // (no bias: x + 0, as the GPU kernels; the test for b is hoisted out of the loops, which a
   // conditional load inside would keep from vectorizing)
   if (pre) {  // one pass: y or pre may be x itself (in place), so x[j] is read before either is written
 #pragma omp simd
     for (std::int64_t j = 0; j < cols; ++j) {
       const double z = Cv::ld(x[j]) + (b ? Cv::ld(b[j]) : 0.0), r = Fn::forward(z, p);
-      double o = alpha == 1.0 ? r : r * alpha;
-      if (beta != 0.0) o += beta * Cv::ld(y[j]);
+      const double o = bl.reads_old() ? bl.with_old(r, Cv::ld(y[j])) : bl.scaled(r);
       pre[j] = Cv::template st<S>(z);
       y[j] = Cv::template st<S>(o);
     }
     return;
   }
-  if (b) {
-    ACTK_BLEND_ROW(cols, y, Fn::forward(Cv::ld(x[j]) + Cv::ld(b[j]), p))
-  } else {
-    ACTK_BLEND_ROW(cols, y, Fn::forward(Cv::ld(x[j]) + 0.0, p))
-  }
+  if (b) blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return Fn::forward(Cv::ld(x[j]) + Cv::ld(b[j]), p); });
+  else blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return Fn::forward(Cv::ld(x[j]) + 0.0, p); });
 }
 
+template <class Fn, class S, class Isa> void cpu_rows(const BiasActForwardCall& c) {
+  const P<double> p = P<double>::make(c.a, c.b);
+  const BlendOf<double> bl{c.alpha, c.beta};
+  const auto* x = static_cast<const S*>(c.x);
+  const auto* b = static_cast<const S*>(c.bias);
+  auto* y = static_cast<S*>(c.y);
+  auto* pre = static_cast<S*>(c.pre);
+  const std::int64_t cols = c.cols;
+  parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
+    Isa::run([&] { bias_fwd_row<Fn, S, typename Isa::Cv>(x + r * cols, b, y + r * cols, pre ? pre + r * cols : nullptr, cols, p, bl); });
+  });
+}
+
+// ---- bias + activation, backward --------------------------------------------------------------
+
 /// dx = f'(x + b) dy over one row.
-template <class Fn, class S, class Cv = ConvertBase>
+template <class Fn, class S, class Cv>
 [[gnu::always_inline]] inline void bias_bwd_row(const S* x, const S* b, const S* dy, S* dx, std::int64_t cols, const P<double>& p,
-                                                double alpha, double beta) {
-  if (b) {
-    ACTK_BLEND_ROW(cols, dx, Fn::backward_from_input(Cv::ld(x[j]) + Cv::ld(b[j]), Cv::ld(dy[j]), p))
-  } else {
-    ACTK_BLEND_ROW(cols, dx, Fn::backward_from_input(Cv::ld(x[j]) + 0.0, Cv::ld(dy[j]), p))
-  }
+                                                const BlendOf<double>& bl) {
+  if (b)
+    blend_row<S, Cv>(dx, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE {
+      return Fn::backward_from_input(Cv::ld(x[j]) + Cv::ld(b[j]), Cv::ld(dy[j]), p);
+    });
+  else
+    blend_row<S, Cv>(dx, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE {
+      return Fn::backward_from_input(Cv::ld(x[j]) + 0.0, Cv::ld(dy[j]), p);
+    });
 }
 
 /// sum[j] += f'(x + b) dy over columns [0, n) of one row (rows are added in order: the sum's
 /// order is the rows', whatever the thread count).
-template <class Fn, class S, class Cv = ConvertBase>
+template <class Fn, class S, class Cv>
 [[gnu::always_inline]] inline void dbias_row(const S* x, const S* b, const S* dy, double* sum, std::int64_t n, const P<double>& p) {
   if (b) {
 #pragma omp simd
@@ -60,114 +85,101 @@ template <class Fn, class S, class Cv = ConvertBase>
   }
 }
 
-/// y = f(gate) value over one row.
-template <class Fn, class S, class Cv = ConvertBase>
-[[gnu::always_inline]] inline void gated_fwd_row(const S* g, const S* v, S* y, std::int64_t cols, const P<double>& p, double alpha,
-                                                 double beta) {
-  ACTK_BLEND_ROW(cols, y, Fn::forward(Cv::ld(g[j]), p) * Cv::ld(v[j]))
-}
-
-/// dgate = dy value f'(gate), dvalue = dy f(gate) over one row; both read before either is written.
-template <class Fn, class S, class Cv = ConvertBase>
-[[gnu::always_inline]] inline void gated_bwd_row(const S* g, const S* v, const S* dy, S* dg, S* dv, std::int64_t cols,
-                                                 const P<double>& p, double alpha, double beta) {
-#pragma omp simd
-  for (std::int64_t j = 0; j < cols; ++j) {
-    const double gj = Cv::ld(g[j]), vj = Cv::ld(v[j]), d = Cv::ld(dy[j]);
-    double a = Fn::backward_from_input(gj, d * vj, p), c = d * Fn::forward(gj, p);
-    if (alpha != 1.0) a *= alpha, c *= alpha;
-    if (beta != 0.0) a += beta * Cv::ld(dg[j]), c += beta * Cv::ld(dv[j]);
-    dg[j] = Cv::template st<S>(a);
-    dv[j] = Cv::template st<S>(c);
-  }
-}
-
-struct FusedRowsBase {
-  template <class Fn, class S>
-  static void bias_fwd(const S* x, const S* b, S* y, S* pre, std::int64_t cols, const P<double>& p, double alpha, double beta) {
-    bias_fwd_row<Fn, S>(x, b, y, pre, cols, p, alpha, beta);
-  }
-  template <class Fn, class S>
-  static void bias_bwd(const S* x, const S* b, const S* dy, S* dx, std::int64_t cols, const P<double>& p, double alpha, double beta) {
-    bias_bwd_row<Fn, S>(x, b, dy, dx, cols, p, alpha, beta);
-  }
-  template <class Fn, class S>
-  static void dbias(const S* x, const S* b, const S* dy, double* sum, std::int64_t n, const P<double>& p) {
-    dbias_row<Fn, S>(x, b, dy, sum, n, p);
-  }
-  template <class Fn, class S>
-  static void gated_fwd(const S* g, const S* v, S* y, std::int64_t cols, const P<double>& p, double alpha, double beta) {
-    gated_fwd_row<Fn, S>(g, v, y, cols, p, alpha, beta);
-  }
-  template <class Fn, class S>
-  static void gated_bwd(const S* g, const S* v, const S* dy, S* dg, S* dv, std::int64_t cols, const P<double>& p, double alpha,
-                        double beta) {
-    gated_bwd_row<Fn, S>(g, v, dy, dg, dv, cols, p, alpha, beta);
-  }
-};
-
-/// Rows in parallel (OpenMP) when the tensor is large.
-template <class Body> void parallel_rows(std::int64_t rows, std::int64_t n, Body&& body) {
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (n >= kCpuParallelMin && rows > 1)
-#endif
-  for (std::int64_t r = 0; r < rows; ++r) body(r);
-}
-
-template <class Fn, class S, class Rows> void cpu_fused_op(const FusedCall& c) {
+template <class Fn, class S, class Isa> void cpu_rows(const BiasActBackwardCall& c) {
+  using Cv = typename Isa::Cv;
   const P<double> p = P<double>::make(c.a, c.b);
+  const BlendOf<double> bl{c.alpha, c.beta};
   const auto* x = static_cast<const S*>(c.x);
-  const auto* aux = static_cast<const S*>(c.aux);
+  const auto* b = static_cast<const S*>(c.bias);
   const auto* dy = static_cast<const S*>(c.dy);
-  auto* out = static_cast<S*>(c.out);
-  auto* out2 = static_cast<S*>(c.out2);
-  const std::int64_t rows = c.rows, cols = c.cols, n = rows * cols, st = c.in_stride;
-  const double alpha = c.alpha, beta = c.beta;
-  switch (c.kind) {
-    case FusedKind::bias_fwd:
-      parallel_rows(rows, n, [&](std::int64_t r) {
-        Rows::template bias_fwd<Fn, S>(x + r * cols, aux, out + r * cols, out2 ? out2 + r * cols : nullptr, cols, p, alpha, beta);
-      });
-      break;
-    case FusedKind::bias_bwd:
-      if (out2) {  // dbias first (dx may alias x or dy): each thread owns a column range, rows in order
-        std::vector<double> sum(static_cast<std::size_t>(cols), 0.0);
-        constexpr std::int64_t kCols = 256;  // columns per task
-        const std::int64_t blocks = (cols + kCols - 1) / kCols;
+  auto* dx = static_cast<S*>(c.dx);
+  const std::int64_t rows = c.rows, cols = c.cols, n = rows * cols;
+  if (c.dbias) {  // dbias first (dx may alias x or dy): each thread owns a column range, rows in order
+    auto* dbias = static_cast<S*>(c.dbias);
+    std::vector<double> sum(static_cast<std::size_t>(cols), 0.0);
+    constexpr std::int64_t kCols = 256;  // columns per task
+    const std::int64_t blocks = (cols + kCols - 1) / kCols;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (n >= kCpuParallelMin && blocks > 1)
 #endif
-        for (std::int64_t cb = 0; cb < blocks; ++cb) {
-          const std::int64_t c0 = cb * kCols, w = c0 + kCols < cols ? kCols : cols - c0;
-          for (std::int64_t r = 0; r < rows; ++r)
-            Rows::template dbias<Fn, S>(x + r * cols + c0, aux ? aux + c0 : nullptr, dy + r * cols + c0, sum.data() + c0, w, p);
-        }
-        for (std::int64_t col = 0; col < cols; ++col) out2[col] = store<S>(alpha * sum[static_cast<std::size_t>(col)]);
-      }
-      parallel_rows(rows, n, [&](std::int64_t r) {
-        Rows::template bias_bwd<Fn, S>(x + r * cols, aux, dy + r * cols, out + r * cols, cols, p, alpha, beta);
+    for (std::int64_t cb = 0; cb < blocks; ++cb) {
+      const std::int64_t c0 = cb * kCols, w = c0 + kCols < cols ? kCols : cols - c0;
+      Isa::run([&] {
+        for (std::int64_t r = 0; r < rows; ++r)
+          dbias_row<Fn, S, Cv>(x + r * cols + c0, b ? b + c0 : nullptr, dy + r * cols + c0, sum.data() + c0, w, p);
       });
-      break;
-    case FusedKind::gated_fwd:
-      parallel_rows(rows, n, [&](std::int64_t r) { Rows::template gated_fwd<Fn, S>(x + r * st, aux + r * st, out + r * cols, cols, p, alpha, beta); });
-      break;
-    case FusedKind::gated_bwd:
-      parallel_rows(rows, n, [&](std::int64_t r) {
-        Rows::template gated_bwd<Fn, S>(x + r * st, aux + r * st, dy + r * cols, out + r * st, out2 + r * st, cols, p, alpha, beta);
-      });
-      break;
+    }
+    for (std::int64_t col = 0; col < cols; ++col) dbias[col] = store<S>(c.alpha * sum[static_cast<std::size_t>(col)]);
+  }
+  parallel_rows(rows, n, [&](std::int64_t r) {
+    Isa::run([&] { bias_bwd_row<Fn, S, Cv>(x + r * cols, b, dy + r * cols, dx + r * cols, cols, p, bl); });
+  });
+}
+
+// ---- gated activations ------------------------------------------------------------------------
+
+/// y = f(gate) value over one row.
+template <class Fn, class S, class Cv>
+[[gnu::always_inline]] inline void gated_fwd_row(const S* g, const S* v, S* y, std::int64_t cols, const P<double>& p,
+                                                 const BlendOf<double>& bl) {
+  blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return Fn::forward(Cv::ld(g[j]), p) * Cv::ld(v[j]); });
+}
+
+template <class Fn, class S, class Isa> void cpu_rows(const GatedForwardCall& c) {
+  const P<double> p = P<double>::make(c.a, c.b);
+  const BlendOf<double> bl{c.alpha, c.beta};
+  const auto* g = static_cast<const S*>(c.gate);
+  const auto* v = static_cast<const S*>(c.value);
+  auto* y = static_cast<S*>(c.y);
+  const std::int64_t cols = c.cols, st = c.in_stride;
+  parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
+    Isa::run([&] { gated_fwd_row<Fn, S, typename Isa::Cv>(g + r * st, v + r * st, y + r * cols, cols, p, bl); });
+  });
+}
+
+/// dgate = dy value f'(gate), dvalue = dy f(gate) over one row; both read before either is written.
+template <class Fn, class S, class Cv>
+[[gnu::always_inline]] inline void gated_bwd_row(const S* g, const S* v, const S* dy, S* dg, S* dv, std::int64_t cols,
+                                                 const P<double>& p, const BlendOf<double>& bl) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < cols; ++j) {
+    const double gj = Cv::ld(g[j]), vj = Cv::ld(v[j]), d = Cv::ld(dy[j]);
+    const double a = Fn::backward_from_input(gj, d * vj, p), e = d * Fn::forward(gj, p);
+    const double oa = bl.reads_old() ? bl.with_old(a, Cv::ld(dg[j])) : bl.scaled(a);
+    const double oe = bl.reads_old() ? bl.with_old(e, Cv::ld(dv[j])) : bl.scaled(e);
+    dg[j] = Cv::template st<S>(oa);
+    dv[j] = Cv::template st<S>(oe);
   }
 }
 
-/// Every fused op for storage type S with the given rows policy.
-template <class S, class Rows = FusedRowsBase> void cpu_fused_typed(const FusedCall& c) {
-  with_op(c.op, [&](auto tag) { cpu_fused_op<typename decltype(tag)::fn, S, Rows>(c); });
+template <class Fn, class S, class Isa> void cpu_rows(const GatedBackwardCall& c) {
+  const P<double> p = P<double>::make(c.a, c.b);
+  const BlendOf<double> bl{c.alpha, c.beta};
+  const auto* g = static_cast<const S*>(c.gate);
+  const auto* v = static_cast<const S*>(c.value);
+  const auto* dy = static_cast<const S*>(c.dy);
+  auto* dg = static_cast<S*>(c.dgate);
+  auto* dv = static_cast<S*>(c.dvalue);
+  const std::int64_t cols = c.cols, st = c.in_stride;
+  parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
+    Isa::run([&] { gated_bwd_row<Fn, S, typename Isa::Cv>(g + r * st, v + r * st, dy + r * cols, dg + r * st, dv + r * st, cols, p, bl); });
+  });
 }
 
-/// The AVX2 rows (host/cpu_avx2.cpp), float and bfloat16; used where cpu_use_avx2().
-template <class S> void cpu_fused_avx2(const FusedCall& c);
-template <> void cpu_fused_avx2<float>(const FusedCall& c);
-template <> void cpu_fused_avx2<bfloat16>(const FusedCall& c);
+// ---- dispatch ---------------------------------------------------------------------------------
+
+/// A fused call of any family, storage type S, instruction set Isa: the op's functor picked once.
+template <class S, class Isa, class Call> void cpu_fused_typed(const Call& c) {
+  with_op(c.op, [&](auto tag) { cpu_rows<typename decltype(tag)::fn, S, Isa>(c); });
+}
+
+/// Every family through IsaAvx2 (host/cpu_avx2.cpp), float and bfloat16 storage (the second
+/// argument's type); used where cpu_use_avx2().
+#define ACTK_FUSED_AVX2_DECLARE(F)                     \
+  void cpu_fused_avx2(const F##Call& c, float);    \
+  void cpu_fused_avx2(const F##Call& c, bfloat16);
+ACTK_FUSED_FAMILIES(ACTK_FUSED_AVX2_DECLARE)
+#undef ACTK_FUSED_AVX2_DECLARE
 
 }  // namespace detail
 }  // namespace actk

@@ -1,10 +1,6 @@
 // host/cpu_prelu.cpp: PReLU with alpha per channel on the CPU, every storage type. The element
 // math is ops::PRelu's; dalpha[c] = sum of x*dy over channel c where x <= 0, accumulated in
 // double in a fixed order (independent of the thread count), so it is bitwise reproducible.
-// Also the element-wise CPU dispatch: portable loops, or the AVX2 ones where the CPU has them.
-#include <cstdlib>
-#include <cstring>
-#include <type_traits>
 #include <vector>
 
 #include "host/cpu.h"
@@ -73,32 +69,6 @@ template <class S> void cpu_prelu_typed(const PreluCall& c) {
 
 void cpu_prelu(const PreluCall& c) {
   with_storage(c.dtype, "cpu_prelu", [&](auto s) { cpu_prelu_typed<decltype(s)>(c); });
-}
-
-bool cpu_use_avx2() {
-#if defined(ACTK_CPU_AVX2)
-  static const bool use = [] {
-    const char* env = std::getenv("ACTK_CPU_SIMD");
-    if (env != nullptr && std::strcmp(env, "0") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return use;
-#else
-  return false;
-#endif
-}
-
-void cpu_elementwise(const ElementwiseCall& c) {
-  with_storage(c.dtype, "cpu_elementwise", [&](auto s) {
-    using S = decltype(s);
-#if defined(ACTK_CPU_AVX2)
-    if constexpr (std::is_same_v<S, float> || std::is_same_v<S, bfloat16>) {  // see cpu_elementwise_avx2
-      if (cpu_use_avx2()) return cpu_elementwise_avx2<S>(c);
-    }
-#endif
-    cpu_elementwise_typed<S>(c);
-  });
 }
 
 }  // namespace detail

@@ -15,7 +15,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 template <class S>
-void forward_row(const S* x, S* y, std::int64_t len, std::int64_t stride, bool log, bool masked_zero, double alpha, double beta) {
+void forward_row(const S* x, S* y, std::int64_t len, std::int64_t stride, bool log, bool masked_zero, const BlendOf<double>& bl) {
   double m = -kInf;
   bool nan = false;
   for (std::int64_t k = 0; k < len; ++k) {
@@ -28,7 +28,7 @@ void forward_row(const S* x, S* y, std::int64_t len, std::int64_t stride, bool l
     return;
   }
   if (m == -kInf) {  // fully masked, flagged: zeros (log: -inf)
-    for (std::int64_t k = 0; k < len; ++k) y[k * stride] = store<S>(blend(log ? -kInf : 0.0, alpha, beta, y + k * stride));
+    for (std::int64_t k = 0; k < len; ++k) y[k * stride] = store<S>(blend(log ? -kInf : 0.0, bl, y + k * stride));
     return;
   }
   // sum of e^(x - m) = (count of x == m) + (sum over the others); log-softmax subtracts
@@ -42,13 +42,13 @@ void forward_row(const S* x, S* y, std::int64_t len, std::int64_t stride, bool l
   const double ls = std::log1p((count - 1) + others), inv = 1.0 / (count + others);
   for (std::int64_t k = 0; k < len; ++k) {
     const double d = load(x[k * stride]) - m;
-    y[k * stride] = store<S>(blend(log ? d - ls : std::exp(d) * inv, alpha, beta, y + k * stride));
+    y[k * stride] = store<S>(blend(log ? d - ls : std::exp(d) * inv, bl, y + k * stride));
   }
 }
 
 template <class S>
 void backward_row(const S* y, const S* dy, S* dx, std::int64_t len, std::int64_t stride, bool log, bool masked_zero,
-                  double alpha, double beta) {
+                  const BlendOf<double>& bl) {
   double s = 0;
   bool masked = masked_zero;
   for (std::int64_t k = 0; k < len; ++k) {
@@ -61,7 +61,7 @@ void backward_row(const S* y, const S* dy, S* dx, std::int64_t len, std::int64_t
     double r;
     if (masked) r = 0.0;  // a fully masked row (flagged): nothing flows back
     else r = log ? g - std::exp(yv) * s : yv * (g - s);
-    dx[k * stride] = store<S>(blend(r, alpha, beta, dx + k * stride));
+    dx[k * stride] = store<S>(blend(r, bl, dx + k * stride));
   }
 }
 
@@ -77,8 +77,8 @@ template <class S> void softmax_typed(const SoftmaxCall& c) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t o = r / c.inner, j = r % c.inner;
     const std::int64_t base = o * c.axis * c.inner + j;
-    if (c.backward) backward_row(in + base, dy + base, out + base, c.axis, c.inner, c.log, c.masked_zero, c.alpha, c.beta);
-    else forward_row(in + base, out + base, c.axis, c.inner, c.log, c.masked_zero, c.alpha, c.beta);
+    if (c.backward) backward_row(in + base, dy + base, out + base, c.axis, c.inner, c.log, c.masked_zero, BlendOf<double>{c.alpha, c.beta});
+    else forward_row(in + base, out + base, c.axis, c.inner, c.log, c.masked_zero, BlendOf<double>{c.alpha, c.beta});
   }
 }
 

@@ -2,7 +2,7 @@
 // once, cached), and where does a pointer live. In a CPU-only build every pointer is host memory.
 #include <string>
 
-#include "host/internal.h"
+#include "host/calls.h"
 
 #if defined(ACTK_WITH_CUDA)
 #include <cuda_runtime_api.h>

@@ -27,7 +27,9 @@
 
 #include "actk/detail/op_switch.h"
 #include "actk/half.h"
-#include "host/internal.h"
+#include "actk/detail/blend.h"
+#include "host/calls.h"
+#include "kernels/device.cuh"
 
 namespace actk {
 namespace detail {
@@ -57,17 +59,12 @@ template <class Fn, Dir D, class T> __device__ __forceinline__ T apply(T x, T dy
 }
 
 /// cuDNN-style output blending: out = alpha * r + beta * out; beta = 0 never reads out.
-template <class T> struct BlendT {
-  T alpha, beta;
-};
+template <class T> using BlendT = BlendOf<T>;  // actk/detail/blend.h: the formula the CPU path uses too
 template <class S, class T> __device__ __forceinline__ S finish(T r, const BlendT<T>& bl, const S* old) {
-  if (bl.alpha != T(1)) r *= bl.alpha;
-  if (bl.beta != T(0)) r += bl.beta * dload(*old);
-  return dstore<S>(r);
+  return dstore<S>(bl.reads_old() ? bl.with_old(r, dload(*old)) : bl.scaled(r));
 }
 
 // ---- kernels ------------------------------------------------------------------------------------
-constexpr int kThreads = 256;
 constexpr int kUnroll = 4;  // independent 16-byte vectors in flight per thread
 
 template <class S> struct alignas(16) Vec {
@@ -107,8 +104,8 @@ __device__ __forceinline__ void vec_steps(const Vec<S>* vin, const Vec<S>* vdy, 
           T g = T(0);
           if constexpr (D != Dir::forward) g = dload(b[u].v[k]);
           T r = apply<Fn, D>(dload(a[u].v[k]), g, p);
-          if (bl.alpha != T(1)) r *= bl.alpha;
-          if constexpr (kBlend) r += bl.beta * dload(o[u].v[k]);
+          if constexpr (kBlend) r = bl.with_old(r, dload(o[u].v[k]));
+          else r = bl.scaled(r);
           o[u].v[k] = dstore<S>(r);
         }
         vout[i] = o[u];
@@ -167,74 +164,6 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
 }
-
-// ---- launch helpers -----------------------------------------------------------------------------
-
-/// Throws Error(cuda_error) naming the call and `what` if the last launch failed (or an earlier
-/// asynchronous error is pending: CUDA reports those at the next call).
-void check_launch(const char* what, const char* call = nullptr);
-
-/// The per-device caches below hold this many devices; higher ordinals share entry 0.
-constexpr int kMaxDevices = 64;
-/// The current device's index into those caches (one cudaGetDevice).
-int current_device();
-
-/// Attribute A of device `dev` (an index from current_device()), asked once per device and
-/// cached; every attribute asked for is positive (a 0 answer is stored as 1).
-template <cudaDeviceAttr A> int device_attr(int dev) {
-  static std::atomic<int> cache[kMaxDevices];  // 0 = not asked yet; racing first calls store the same value
-  int v = cache[dev].load(std::memory_order_relaxed);
-  if (v == 0) {
-    if (cudaDeviceGetAttribute(&v, A, dev) != cudaSuccess) check_launch("cudaDeviceGetAttribute");
-    if (v <= 0) v = 1;
-    cache[dev].store(v, std::memory_order_relaxed);
-  }
-  return v;
-}
-
-/// SM count of the current device (cached per device).
-inline int sm_count() { return device_attr<cudaDevAttrMultiProcessorCount>(current_device()); }
-
-/// Blocks of kThreads threads that kernel K keeps resident on one SM of device `dev` (an index
-/// from current_device()): its registers and shared memory decide. The occupancy calculator is
-/// asked once per device and kernel; the answer is cached. At least 1.
-template <auto K> int blocks_per_sm(int dev) {
-  static std::atomic<int> cache[kMaxDevices];  // 0 = not asked yet; racing first calls store the same value
-  int v = cache[dev].load(std::memory_order_relaxed);
-  if (v == 0) {
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, K, kThreads, 0) != cudaSuccess)
-      check_launch("cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-    if (v <= 0) v = 1;
-    cache[dev].store(v, std::memory_order_relaxed);
-  }
-  return v;
-}
-
-/// Blocks of kThreads for `work` thread-items of kernel K on the current device: one full wave,
-/// every SM holding as many blocks of K as its registers allow (a grid-stride loop then gives
-/// every resident block the same share; a fixed 8 blocks per SM made kernels above 32 registers
-/// run a second, partly empty wave), never more than the work needs, at least 1.
-template <auto K> int grid_for(std::int64_t work) {
-  const int dev = current_device();
-  const std::int64_t need = (work + kThreads - 1) / kThreads;
-  const std::int64_t cap = static_cast<std::int64_t>(device_attr<cudaDevAttrMultiProcessorCount>(dev)) * blocks_per_sm<K>(dev);
-  return static_cast<int>(need < 1 ? 1 : (need < cap ? need : cap));
-}
-
-/// Device scratch for a call: the caller's workspace when given, else taken from the stream-ordered
-/// pool (cudaMallocAsync, or cudaMalloc where the device has no pools) and given back after the
-/// kernels queued on `stream` (RAII).
-struct Scratch {
-  void* ptr = nullptr;
-  cudaStream_t stream = nullptr;
-  bool owned = false, pooled = false;
-  Scratch(void* given, std::size_t bytes, cudaStream_t s, const char* call);
-  ~Scratch();
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-
-inline std::uintptr_t misalign(const void* p) { return reinterpret_cast<std::uintptr_t>(p) & 15u; }
 
 template <class S> void launch_elementwise_typed(const ElementwiseCall& c) {
   using T = typename Compute<S>::type;

@@ -15,6 +15,7 @@
 
 #include <cub/block/block_reduce.cuh>
 
+#include "host/fused.h"
 #include "kernels/elementwise.cuh"
 #include "kernels/index_math.h"
 
@@ -192,8 +193,8 @@ __device__ __forceinline__ void bias_steps(const Vec<S>* vx, const Vec<S>* vb, c
             z.v[k] = dstore<S>(zk);
             r = Fn::forward(zk, p);
           }
-          if (bl.alpha != T(1)) r *= bl.alpha;
-          if constexpr (kBlend) r += bl.beta * dload(o[u].v[k]);
+          if constexpr (kBlend) r = bl.with_old(r, dload(o[u].v[k]));
+          else r = bl.scaled(r);
           o[u].v[k] = dstore<S>(r);
         }
         if constexpr (!kBackward) {
@@ -256,8 +257,8 @@ __device__ __forceinline__ void gated_steps(const Vec<S>* vgate, const Vec<S>* v
 #pragma unroll
         for (int k = 0; k < N; ++k) {
           T r = Fn::forward(dload(g[u].v[k]), p) * dload(v[u].v[k]);
-          if (bl.alpha != T(1)) r *= bl.alpha;
-          if constexpr (kBlend) r += bl.beta * dload(o[u].v[k]);
+          if constexpr (kBlend) r = bl.with_old(r, dload(o[u].v[k]));
+          else r = bl.scaled(r);
           o[u].v[k] = dstore<S>(r);
         }
         vout[e] = o[u];
@@ -266,8 +267,8 @@ __device__ __forceinline__ void gated_steps(const Vec<S>* vgate, const Vec<S>* v
         for (int k = 0; k < N; ++k) {
           const T gk = dload(g[u].v[k]), vk = dload(v[u].v[k]), dk = dload(d[u].v[k]);
           T dg = Fn::backward_from_input(gk, dk * vk, p), dv = dk * Fn::forward(gk, p);
-          if (bl.alpha != T(1)) dg *= bl.alpha, dv *= bl.alpha;
-          if constexpr (kBlend) dg += bl.beta * dload(o[u].v[k]), dv += bl.beta * dload(o2[u].v[k]);
+          if constexpr (kBlend) dg = bl.with_old(dg, dload(o[u].v[k])), dv = bl.with_old(dv, dload(o2[u].v[k]));
+          else dg = bl.scaled(dg), dv = bl.scaled(dv);
           o[u].v[k] = dstore<S>(dg);
           o2[u].v[k] = dstore<S>(dv);
         }
@@ -292,88 +293,126 @@ __global__ void __launch_bounds__(kThreads)
   else gated_steps<kUnroll, false, kBackward, Fn>(vgate, vval, stride_in, vdy, vout, vout2, nvec, cols, small, p, bl);
 }
 
-template <class Fn, class S> void fused_typed(const FusedCall& c) {
+// ---- launchers: one per family (overloads on its call struct) ---------------------------------
+
+/// What every launcher needs from a call: the parameters and blend in the compute type, the stream,
+/// and the shape facts that pick the vectorized kernels.
+template <class S> struct FusedLaunch {
   using T = typename Compute<S>::type;
-  const P<T> p = P<T>::make(c.a, c.b);
-  const BlendT<T> bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)};
+  static constexpr int N = Vec<S>::N;
+  P<T> p;
+  BlendT<T> bl;
+  cudaStream_t s;
+  std::int64_t n, nvec, vwork;
+  bool whole_vectors, small;
+  explicit FusedLaunch(const FusedCommon& c)
+      : p(P<T>::make(c.a, c.b)),
+        bl{static_cast<T>(c.alpha), static_cast<T>(c.beta)},
+        s(static_cast<cudaStream_t>(c.stream)),
+        n(c.rows * c.cols),
+        nvec(n / N),
+        vwork((nvec + kUnroll - 1) / kUnroll),
+        whole_vectors(c.cols % N == 0),
+        small(n < (std::int64_t{1} << 32)) {}  // flat indices and cols fit in 32 bits
+  /// Every pointer 16-byte aligned (null: not used).
+  template <class... Q> static bool aligned(const Q*... q) { return ((q == nullptr || misalign(q) == 0) && ...); }
+};
+
+template <class Fn, class S> void launch_fused(const BiasActForwardCall& c) {
+  const FusedLaunch<S> L(c);
   const auto* x = static_cast<const S*>(c.x);
-  const auto* aux = static_cast<const S*>(c.aux);
-  const auto* dy = static_cast<const S*>(c.dy);
-  auto* out = static_cast<S*>(c.out);
-  auto* out2 = static_cast<S*>(c.out2);
-  cudaStream_t s = static_cast<cudaStream_t>(c.stream);
-  const std::int64_t n = c.rows * c.cols;
+  const auto* b = static_cast<const S*>(c.bias);
+  auto* y = static_cast<S*>(c.y);
+  auto* pre = static_cast<S*>(c.pre);
+  if (L.whole_vectors && L.aligned(x, b, y, pre))
+    bias_vec<Fn, S, false><<<grid_for<bias_vec<Fn, S, false>>(L.vwork), kThreads, 0, L.s>>>(x, b, nullptr, y, pre, L.nvec, c.cols,
+                                                                                           L.small, L.p, L.bl);
+  else bias_fwd_kernel<Fn, S><<<grid_for<bias_fwd_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(x, b, y, pre, L.n, c.cols, L.p, L.bl);
+  check_launch("fused kernel", c.call);
+}
+
+template <class Fn, class S> void launch_fused(const BiasActBackwardCall& c) {
+  const FusedLaunch<S> L(c);
   constexpr int N = Vec<S>::N;
-  auto aligned = [](const void* q) { return q == nullptr || misalign(q) == 0; };  // null: not used
-  const bool whole_vectors = c.cols % N == 0;
-  const std::int64_t nvec = n / N;
-  const bool small = n < (std::int64_t{1} << 32);  // flat indices and cols fit in 32 bits
-  const std::int64_t vwork = (nvec + kUnroll - 1) / kUnroll;
-  const char* call = c.kind == FusedKind::bias_fwd ? "bias_act_forward"
-                     : c.kind == FusedKind::bias_bwd ? "bias_act_backward"
-                     : c.kind == FusedKind::gated_fwd ? "gated_forward" : "gated_backward";
-  switch (c.kind) {
-    case FusedKind::bias_fwd:
-      if (whole_vectors && aligned(x) && aligned(aux) && aligned(out) && aligned(out2))
-        bias_vec<Fn, S, false><<<grid_for<bias_vec<Fn, S, false>>(vwork), kThreads, 0, s>>>(x, aux, nullptr, out, out2, nvec, c.cols, small, p, bl);
-      else bias_fwd_kernel<Fn, S><<<grid_for<bias_fwd_kernel<Fn, S>>(n), kThreads, 0, s>>>(x, aux, out, out2, n, c.cols, p, bl);
-      break;
-    case FusedKind::bias_bwd:
-      if (out2 != nullptr) {  // dx and dbias in one pass
-        const std::int64_t chunks = dbias_row_chunks(c.rows, c.cols);
-        const int lanes = dbias_row_lanes(c.cols);
-        Scratch scratch(c.workspace, static_cast<std::size_t>(chunks * c.cols) * sizeof(double), s, call);
-        auto* partial = static_cast<double*>(scratch.ptr);
-        if (n > 0) {
-          const bool vec = whole_vectors && aligned(x) && aligned(dy) && aligned(out);
-          const std::int64_t tile_cols = static_cast<std::int64_t>(kThreads / lanes) * (vec ? N : 1);
-          const auto blocks = static_cast<unsigned>((c.cols + tile_cols - 1) / tile_cols * chunks);
-          if (vec)
-            bias_bwd_dbias<Fn, S, true><<<blocks, kThreads, 0, s>>>(x, aux, dy, out, partial, c.rows, c.cols, chunks, lanes, p, bl);
-          else
-            bias_bwd_dbias<Fn, S, false><<<blocks, kThreads, 0, s>>>(x, aux, dy, out, partial, c.rows, c.cols, chunks, lanes, p, bl);
-        } else if (cudaMemsetAsync(partial, 0, static_cast<std::size_t>(chunks * c.cols) * sizeof(double), s) != cudaSuccess) {
-          check_launch("cudaMemsetAsync", call);
-        }
-        const std::int64_t fgrid = c.cols < (std::int64_t{1} << 20) ? c.cols : (std::int64_t{1} << 20);
-        dbias_final<S><<<static_cast<unsigned>(fgrid > 0 ? fgrid : 1), kThreads, 0, s>>>(partial, out2, c.cols, chunks, c.alpha);
-        check_launch("dbias kernels", call);
-        break;
-      }
-      if (n == 0) break;
-      if (whole_vectors && aligned(x) && aligned(aux) && aligned(dy) && aligned(out))
-        bias_vec<Fn, S, true><<<grid_for<bias_vec<Fn, S, true>>(vwork), kThreads, 0, s>>>(x, aux, dy, out, nullptr, nvec, c.cols, small, p, bl);
-      else bias_bwd_kernel<Fn, S><<<grid_for<bias_bwd_kernel<Fn, S>>(n), kThreads, 0, s>>>(x, aux, dy, out, n, c.cols, p, bl);
-      break;
-    case FusedKind::gated_fwd:
-    case FusedKind::gated_bwd: {
-      const bool bwd = c.kind == FusedKind::gated_bwd;
-      if (whole_vectors && c.in_stride % N == 0 && aligned(x) && aligned(aux) && aligned(dy) && aligned(out) && aligned(out2)) {
-        if (bwd)
-          gated_vec<Fn, S, true><<<grid_for<gated_vec<Fn, S, true>>(vwork), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, nvec,
-                                                                                            c.cols, small, p, bl);
-        else
-          gated_vec<Fn, S, false><<<grid_for<gated_vec<Fn, S, false>>(vwork), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2,
-                                                                                              nvec, c.cols, small, p, bl);
-      } else {
-        gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(n), kThreads, 0, s>>>(x, aux, c.in_stride, dy, out, out2, n, c.cols, bwd,
-                                                                                   p, bl);
-      }
-      break;
-    }
+  const auto* x = static_cast<const S*>(c.x);
+  const auto* b = static_cast<const S*>(c.bias);
+  const auto* dy = static_cast<const S*>(c.dy);
+  auto* dx = static_cast<S*>(c.dx);
+  if (c.dbias == nullptr) {
+    if (L.n == 0) return;
+    if (L.whole_vectors && L.aligned(x, b, dy, dx))
+      bias_vec<Fn, S, true><<<grid_for<bias_vec<Fn, S, true>>(L.vwork), kThreads, 0, L.s>>>(x, b, dy, dx, nullptr, L.nvec, c.cols,
+                                                                                           L.small, L.p, L.bl);
+    else bias_bwd_kernel<Fn, S><<<grid_for<bias_bwd_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(x, b, dy, dx, L.n, c.cols, L.p, L.bl);
+    check_launch("fused kernel", c.call);
+    return;
   }
-  check_launch("fused kernel", call);
+  // dx and the dbias partials in one pass, then the partials summed per column
+  const std::int64_t chunks = dbias_row_chunks(c.rows, c.cols);
+  const int lanes = dbias_row_lanes(c.cols);
+  const std::size_t bytes = static_cast<std::size_t>(chunks * c.cols) * sizeof(double);
+  Scratch scratch(c.workspace, bytes, L.s, c.call);
+  auto* partial = static_cast<double*>(scratch.ptr);
+  if (L.n > 0) {
+    const bool vec = L.whole_vectors && L.aligned(x, dy, dx);
+    const std::int64_t tile_cols = static_cast<std::int64_t>(kThreads / lanes) * (vec ? N : 1);
+    const auto blocks = static_cast<unsigned>((c.cols + tile_cols - 1) / tile_cols * chunks);
+    if (vec)
+      bias_bwd_dbias<Fn, S, true><<<blocks, kThreads, 0, L.s>>>(x, b, dy, dx, partial, c.rows, c.cols, chunks, lanes, L.p, L.bl);
+    else
+      bias_bwd_dbias<Fn, S, false><<<blocks, kThreads, 0, L.s>>>(x, b, dy, dx, partial, c.rows, c.cols, chunks, lanes, L.p, L.bl);
+  } else if (cudaMemsetAsync(partial, 0, bytes, L.s) != cudaSuccess) {
+    check_launch("cudaMemsetAsync", c.call);
+  }
+  const std::int64_t fgrid = c.cols < (std::int64_t{1} << 20) ? c.cols : (std::int64_t{1} << 20);
+  dbias_final<S><<<static_cast<unsigned>(fgrid > 0 ? fgrid : 1), kThreads, 0, L.s>>>(partial, static_cast<S*>(c.dbias), c.cols,
+                                                                                     chunks, c.alpha);
+  check_launch("dbias kernels", c.call);
 }
 
-/// Every fused op for storage type S (instantiated in kernels/fused_<type>.cu).
-template <class S> void fused_dtype(const FusedCall& c) {
-  with_op(c.op, [&](auto tag) { fused_typed<typename decltype(tag)::fn, S>(c); });
+template <class Fn, class S> void launch_fused(const GatedForwardCall& c) {
+  const FusedLaunch<S> L(c);
+  const auto* g = static_cast<const S*>(c.gate);
+  const auto* v = static_cast<const S*>(c.value);
+  auto* y = static_cast<S*>(c.y);
+  if (L.whole_vectors && c.in_stride % Vec<S>::N == 0 && L.aligned(g, v, y))
+    gated_vec<Fn, S, false><<<grid_for<gated_vec<Fn, S, false>>(L.vwork), kThreads, 0, L.s>>>(g, v, c.in_stride, nullptr, y, nullptr,
+                                                                                             L.nvec, c.cols, L.small, L.p, L.bl);
+  else
+    gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, nullptr, y, nullptr, L.n, c.cols,
+                                                                                 false, L.p, L.bl);
+  check_launch("fused kernel", c.call);
 }
 
-extern template void fused_dtype<float>(const FusedCall&);
-extern template void fused_dtype<double>(const FusedCall&);
-extern template void fused_dtype<float16>(const FusedCall&);
-extern template void fused_dtype<bfloat16>(const FusedCall&);
+template <class Fn, class S> void launch_fused(const GatedBackwardCall& c) {
+  const FusedLaunch<S> L(c);
+  const auto* g = static_cast<const S*>(c.gate);
+  const auto* v = static_cast<const S*>(c.value);
+  const auto* dy = static_cast<const S*>(c.dy);
+  auto* dg = static_cast<S*>(c.dgate);
+  auto* dv = static_cast<S*>(c.dvalue);
+  if (L.whole_vectors && c.in_stride % Vec<S>::N == 0 && L.aligned(g, v, dy, dg, dv))
+    gated_vec<Fn, S, true><<<grid_for<gated_vec<Fn, S, true>>(L.vwork), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.nvec,
+                                                                                           c.cols, L.small, L.p, L.bl);
+  else
+    gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.n, c.cols, true,
+                                                                                 L.p, L.bl);
+  check_launch("fused kernel", c.call);
+}
+
+/// A fused call of any family for storage type S: the op's functor picked once (instantiated per
+/// family from host/fused.h's list in kernels/fused_<type>.cu).
+template <class S, class Call> void launch_fused_typed(const Call& c) {
+  with_op(c.op, [&](auto tag) { launch_fused<typename decltype(tag)::fn, S>(c); });
+}
+
+#define ACTK_FUSED_EXTERN(F)                                                  \
+  extern template void launch_fused_typed<float, F##Call>(const F##Call&);    \
+  extern template void launch_fused_typed<double, F##Call>(const F##Call&);   \
+  extern template void launch_fused_typed<float16, F##Call>(const F##Call&);  \
+  extern template void launch_fused_typed<bfloat16, F##Call>(const F##Call&);
+ACTK_FUSED_FAMILIES(ACTK_FUSED_EXTERN)
+#undef ACTK_FUSED_EXTERN
 
 }  // namespace detail
 }  // namespace actk

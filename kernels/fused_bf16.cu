@@ -1,4 +1,4 @@
-// kernels/fused_bf16.cu: every fused op for bfloat16 storage (one file per type keeps each nvcc run
+// kernels/fused_bf16.cu: every fused family and op for bfloat16 storage (one file per type keeps each nvcc run
 // small enough for a 2-core build).
 // 16-bit results: the device's expf is accurate enough and much cheaper (actk/math.h)
 #define ACTK_DEVICE_FAST_EXP 1
@@ -6,6 +6,8 @@
 
 namespace actk {
 namespace detail {
-template void fused_dtype<bfloat16>(const FusedCall&);
+#define ACTK_FUSED_INSTANTIATE(F) template void launch_fused_typed<bfloat16, F##Call>(const F##Call&);
+ACTK_FUSED_FAMILIES(ACTK_FUSED_INSTANTIATE)
+#undef ACTK_FUSED_INSTANTIATE
 }  // namespace detail
 }  // namespace actk

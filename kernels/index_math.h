@@ -40,6 +40,25 @@ struct ChannelWalk {
       if (++c == channels) c = 0;
     }
   }
+  /// Moves to e + E for the E a ChannelStride was built with: no division (a grid-stride loop
+  /// builds its walk once and advances it by the grid's stride).
+  struct Stride {
+    std::int64_t dc, dr;  // E / inner % channels and E % inner
+    ACTK_HD Stride(std::int64_t e, std::int64_t channels, std::int64_t inner, bool small) : dc(0), dr(0) {
+      if (channels == 1) return;
+      std::int64_t q;
+      row_col(e, inner, small, q, dr);
+      dc = small ? static_cast<std::int64_t>(static_cast<unsigned>(q) % static_cast<unsigned>(channels)) : q % channels;
+    }
+  };
+  ACTK_HD void advance(const Stride& s) {
+    if (channels == 1) return;
+    r += s.dr;  // both < inner
+    std::int64_t carry = 0;
+    if (r >= inner) r -= inner, carry = 1;
+    c += s.dc + carry;  // < 2 channels
+    if (c >= channels) c -= channels;
+  }
 };
 
 }  // namespace detail

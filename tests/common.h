@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "actk/actk.h"
@@ -32,7 +33,31 @@ inline std::vector<Op> from_output_ops() {
 
 inline std::string op_name(Op op) { return actk::op_info(op).name; }
 
+/// A double in storage type S (float16 and bfloat16 round to nearest through their constructors):
+/// the one conversion helper of every suite, CPU and GPU.
+template <class S> S to(double v) {
+  if constexpr (std::is_same_v<S, float16> || std::is_same_v<S, bfloat16>) return S(v);
+  else return static_cast<S>(v);
+}
+
 /// Params with every parameter at its default, as explicit numbers.
+// ---- directions ---------------------------------------------------------------------------------
+
+/// forward, backward from the input, backward from the output (actk's own, include/actk/detail).
+using actk::detail::Dir;
+inline constexpr Dir kAllDirs[] = {Dir::forward, Dir::from_input, Dir::from_output};
+
+inline const char* dir_name(Dir d) {
+  switch (d) {
+    case Dir::forward: return "forward";
+    case Dir::from_input: return "backward from the input";
+    case Dir::from_output: return "backward from the output";
+  }
+  return "?";
+}
+/// The public API's From for a backward direction.
+inline actk::From from_of(Dir d) { return d == Dir::from_output ? actk::From::output : actk::From::input; }
+
 inline actk::Params defaults(Op op) {
   const actk::OpInfo& i = actk::op_info(op);
   actk::Params p;

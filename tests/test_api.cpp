@@ -11,7 +11,7 @@
 
 #include "actk/actk_c.h"
 #include "common.h"
-#include "host/internal.h"
+#include "host/calls.h"
 
 namespace {
 
@@ -376,8 +376,7 @@ template <class S> std::vector<S> test_data(std::size_t n, std::uint64_t seed) {
                              std::numeric_limits<double>::quiet_NaN()};
   for (std::size_t i = 0; i < n; ++i) {
     const double d = i % 7 == 0 ? specials[(i / 7) % 14] : rng.uniform(-8, 8);
-    if constexpr (std::is_same_v<S, float16> || std::is_same_v<S, bfloat16>) v[i] = S(d);
-    else v[i] = static_cast<S>(d);
+    v[i] = to<S>(d);
   }
   return v;
 }
@@ -386,27 +385,27 @@ template <class S> void check_in_place_all_ops() {
   const std::size_t n = (1u << 16) + 37;  // past the parallel threshold, not a chunk multiple
   const std::vector<S> x = test_data<S>(n, 1), dy = test_data<S>(n, 2);
   for (Op op : all_ops()) {
-    for (int dir = 0; dir < 3; ++dir) {
-      if (dir == 2 && !actk::op_info(op).has_backward_from_output) continue;
-      std::vector<S> out(n), inplace = dir == 0 ? x : dy;
-      if (dir == 0) {
+    for (Dir dir : kAllDirs) {
+      if (dir == Dir::from_output && !actk::op_info(op).has_backward_from_output) continue;
+      std::vector<S> out(n), inplace = dir == Dir::forward ? x : dy;
+      if (dir == Dir::forward) {
         actk::forward(op, x.data(), out.data(), static_cast<std::int64_t>(n));
         actk::forward(op, inplace.data(), inplace.data(), static_cast<std::int64_t>(n));
       } else {
-        const From f = dir == 1 ? From::input : From::output;
+        const From f = from_of(dir);
         actk::backward(op, f, x.data(), dy.data(), out.data(), static_cast<std::int64_t>(n));
         actk::backward(op, f, x.data(), inplace.data(), inplace.data(), static_cast<std::int64_t>(n));  // dx == dy
         std::vector<S> xcopy = x;
         actk::backward(op, f, xcopy.data(), dy.data(), xcopy.data(), static_cast<std::int64_t>(n));  // dx == x
-        ASSERT_EQ(std::memcmp(xcopy.data(), out.data(), n * sizeof(S)), 0) << op_name(op) << " dir " << dir;
+        ASSERT_EQ(std::memcmp(xcopy.data(), out.data(), n * sizeof(S)), 0) << op_name(op) << " " << dir_name(dir);
       }
-      ASSERT_EQ(std::memcmp(inplace.data(), out.data(), n * sizeof(S)), 0) << op_name(op) << " dir " << dir;
+      ASSERT_EQ(std::memcmp(inplace.data(), out.data(), n * sizeof(S)), 0) << op_name(op) << " " << dir_name(dir);
       // every element is the single-element result (chunk edges and the tail included)
       for (std::size_t i : {std::size_t{0}, std::size_t{16383}, std::size_t{16384}, n / 2, n - 1}) {
         S one;
-        if (dir == 0) actk::forward(op, &x[i], &one, 1);
-        else actk::backward(op, dir == 1 ? From::input : From::output, &x[i], &dy[i], &one, 1);
-        ASSERT_EQ(std::memcmp(&one, &out[i], sizeof(S)), 0) << op_name(op) << " dir " << dir << " i " << i;
+        if (dir == Dir::forward) actk::forward(op, &x[i], &one, 1);
+        else actk::backward(op, from_of(dir), &x[i], &dy[i], &one, 1);
+        ASSERT_EQ(std::memcmp(&one, &out[i], sizeof(S)), 0) << op_name(op) << " " << dir_name(dir) << " i " << i;
       }
     }
   }

@@ -18,10 +18,6 @@ using actk::DType;
 using actk::Error;
 using actk::From;
 
-template <class S> S to(double v) {
-  if constexpr (std::is_same_v<S, float16> || std::is_same_v<S, bfloat16>) return S(v);
-  else return static_cast<S>(v);
-}
 template <class S> bool same_bits(S a, S b) { return std::memcmp(&a, &b, sizeof(S)) == 0; }
 
 template <class S> std::vector<S> rnd(std::size_t n, std::uint64_t seed, double lo = -4, double hi = 4) {
@@ -103,9 +99,10 @@ TEST(Fused, BlendingAndNoBias) {
   const std::int64_t rows = 4, cols = 9, n = rows * cols;
   const auto x = rnd<double>(n, 11), dy = rnd<double>(n, 12);
   std::vector<double> y0 = rnd<double>(n, 13), y = y0, dx0 = rnd<double>(n, 14), dx = dx0, db(cols);
-  actk::bias_act_forward(Op::tanh, DType::float64, x.data(), nullptr, y.data(), rows, cols, {}, nullptr, Blend{0.5, 2.0});
+  actk::bias_act_forward(Op::tanh, DType::float64, x.data(), nullptr, y.data(), rows, cols, {}, nullptr, actk::Backend::automatic, nullptr,
+                         Blend{0.5, 2.0});
   actk::bias_act_backward(Op::tanh, DType::float64, x.data(), nullptr, dy.data(), dx.data(), db.data(), rows, cols, {},
-                          Blend{0.5, 1.0});  // gradient accumulation
+                          actk::Backend::automatic, nullptr, Blend{0.5, 1.0});  // gradient accumulation
   for (std::int64_t i = 0; i < n; ++i) {
     EXPECT_DOUBLE_EQ(y[i], 0.5 * std::tanh(x[i]) + 2.0 * y0[i]);
     EXPECT_DOUBLE_EQ(dx[i], 0.5 * df_of(Op::tanh, x[i], dy[i]) + dx0[i]);
@@ -217,20 +214,20 @@ template <class S> void bias_in_place_case(std::int64_t rows, std::int64_t cols)
   auto same = [](const std::vector<S>& u, const std::vector<S>& v) { return std::memcmp(u.data(), v.data(), u.size() * sizeof(S)) == 0; };
   // y = x
   std::vector<S> y_ref = x, xy = x;
-  actk::bias_act_forward(Op::gelu, dt, x.data(), b.data(), y_ref.data(), rows, cols, {}, nullptr, bl);
-  actk::bias_act_forward(Op::gelu, dt, xy.data(), b.data(), xy.data(), rows, cols, {}, nullptr, bl);
+  actk::bias_act_forward(Op::gelu, dt, x.data(), b.data(), y_ref.data(), rows, cols, {}, nullptr, actk::Backend::automatic, nullptr, bl);
+  actk::bias_act_forward(Op::gelu, dt, xy.data(), b.data(), xy.data(), rows, cols, {}, nullptr, actk::Backend::automatic, nullptr, bl);
   EXPECT_TRUE(same(xy, y_ref)) << "y = x, cols " << cols;
   // pre = x
   std::vector<S> y1(n, S(1.0)), pre(n), y2(n, S(1.0)), xp = x;
-  actk::bias_act_forward(Op::gelu, dt, x.data(), b.data(), y1.data(), rows, cols, {}, pre.data(), bl);
-  actk::bias_act_forward(Op::gelu, dt, xp.data(), b.data(), y2.data(), rows, cols, {}, xp.data(), bl);
+  actk::bias_act_forward(Op::gelu, dt, x.data(), b.data(), y1.data(), rows, cols, {}, pre.data(), actk::Backend::automatic, nullptr, bl);
+  actk::bias_act_forward(Op::gelu, dt, xp.data(), b.data(), y2.data(), rows, cols, {}, xp.data(), actk::Backend::automatic, nullptr, bl);
   EXPECT_TRUE(same(xp, pre) && same(y2, y1)) << "pre = x, cols " << cols;
   // dx = x and dx = dy
   std::vector<S> ref_x = x, ref_dy = dy, dx_x = x, dx_dy = dy;
-  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dy.data(), ref_x.data(), nullptr, rows, cols, {}, bl);
-  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dy.data(), ref_dy.data(), nullptr, rows, cols, {}, bl);
-  actk::bias_act_backward(Op::gelu, dt, dx_x.data(), b.data(), dy.data(), dx_x.data(), nullptr, rows, cols, {}, bl);
-  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dx_dy.data(), dx_dy.data(), nullptr, rows, cols, {}, bl);
+  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dy.data(), ref_x.data(), nullptr, rows, cols, {}, actk::Backend::automatic, nullptr, bl);
+  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dy.data(), ref_dy.data(), nullptr, rows, cols, {}, actk::Backend::automatic, nullptr, bl);
+  actk::bias_act_backward(Op::gelu, dt, dx_x.data(), b.data(), dy.data(), dx_x.data(), nullptr, rows, cols, {}, actk::Backend::automatic, nullptr, bl);
+  actk::bias_act_backward(Op::gelu, dt, x.data(), b.data(), dx_dy.data(), dx_dy.data(), nullptr, rows, cols, {}, actk::Backend::automatic, nullptr, bl);
   EXPECT_TRUE(same(dx_x, ref_x)) << "dx = x, cols " << cols;
   EXPECT_TRUE(same(dx_dy, ref_dy)) << "dx = dy, cols " << cols;
 }
@@ -284,7 +281,7 @@ TEST(Fused, ValidationAndTheCAbi) {
   std::vector<float> x(12, 0.5f), y(12, -9.0f), b(4, 0.0f), dy(12, 1.0f), dx(12);
   EXPECT_THROW(actk::gated_forward(Op::silu, DType::float32, x.data(), x.data() + 2, 3, y.data(), 3, 4), Error);  // stride < cols
   EXPECT_THROW(actk::bias_act_forward(Op::gelu, DType::float32, x.data(), b.data(), y.data(), 3, 4, {}, nullptr,
-                                      Blend{std::numeric_limits<double>::quiet_NaN(), 0}),
+                                      actk::Backend::automatic, nullptr, Blend{std::numeric_limits<double>::quiet_NaN(), 0}),
                Error);
   EXPECT_THROW(actk::bias_act_backward(Op::gelu, DType::float32, x.data(), b.data(), dy.data(), dx.data(), dy.data(), 3, 4),
                Error);  // dbias over dy
@@ -304,6 +301,72 @@ TEST(Fused, ValidationAndTheCAbi) {
                                    0.0, ACTK_BACKEND_CPU, nullptr, nullptr, 0),
             ACTK_OK);
   EXPECT_GT(actk_bias_act_backward_workspace_bytes(ACTK_FLOAT32, 1 << 20, 4096), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// The fused calls' old argument order (blend before the backend) still works: the C ABI's actk 0.1
+// symbols and the C++ [[deprecated]] overloads give the same bits as the current forms.
+TEST(Fused, TheOldArgumentOrderStillWorks) {
+  const std::int64_t rows = 5, cols = 12, n = rows * cols;
+  const auto x = rnd<float>(n, 31), b = rnd<float>(cols, 32), dy = rnd<float>(n, 33), gv = rnd<float>(2 * n, 34);
+  const auto y0 = rnd<float>(n, 35), g0 = rnd<float>(2 * n, 36);
+  const int gelu = static_cast<int>(Op::gelu), silu = static_cast<int>(Op::silu);
+  auto same = [](const std::vector<float>& a, const std::vector<float>& c) {
+    return a.size() == c.size() && std::memcmp(a.data(), c.data(), a.size() * sizeof(float)) == 0;
+  };
+  {  // bias + act forward (with pre) and backward (with dbias), blended
+    std::vector<float> y1 = y0, y2 = y0, y3 = y0, pre1(n), pre2(n), pre3(n);
+    ASSERT_EQ(actk_bias_act_forward_ex(gelu, nullptr, ACTK_FLOAT32, x.data(), b.data(), y1.data(), rows, cols, pre1.data(),
+                                       ACTK_BACKEND_CPU, nullptr, 0.5, 1.5), ACTK_OK);
+    ASSERT_EQ(actk_bias_act_forward(gelu, nullptr, ACTK_FLOAT32, x.data(), b.data(), y2.data(), rows, cols, pre2.data(), 0.5, 1.5,
+                                    ACTK_BACKEND_CPU, nullptr), ACTK_OK);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    actk::bias_act_forward(Op::gelu, DType::float32, x.data(), b.data(), y3.data(), rows, cols, {}, pre3.data(), Blend{0.5, 1.5},
+                           actk::Backend::cpu);
+#pragma GCC diagnostic pop
+    EXPECT_TRUE(same(y1, y2) && same(y1, y3) && same(pre1, pre2) && same(pre1, pre3));
+    EXPECT_FALSE(same(y1, y0));
+    std::vector<float> dx1 = y0, dx2 = y0, dx3 = y0, db1(cols), db2(cols), db3(cols);
+    ASSERT_EQ(actk_bias_act_backward_ex(gelu, nullptr, ACTK_FLOAT32, x.data(), b.data(), dy.data(), dx1.data(), db1.data(), rows,
+                                        cols, ACTK_BACKEND_CPU, nullptr, 0.5, 1.0, nullptr, 0), ACTK_OK);
+    ASSERT_EQ(actk_bias_act_backward(gelu, nullptr, ACTK_FLOAT32, x.data(), b.data(), dy.data(), dx2.data(), db2.data(), rows,
+                                     cols, 0.5, 1.0, ACTK_BACKEND_CPU, nullptr, nullptr, 0), ACTK_OK);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    actk::bias_act_backward(Op::gelu, DType::float32, x.data(), b.data(), dy.data(), dx3.data(), db3.data(), rows, cols, {},
+                            Blend{0.5, 1.0}, actk::Backend::cpu);
+#pragma GCC diagnostic pop
+    EXPECT_TRUE(same(dx1, dx2) && same(dx1, dx3) && same(db1, db2) && same(db1, db3));
+  }
+  {  // gated forward and backward, one [rows, 2 cols] input, blended
+    std::vector<float> y1 = y0, y2 = y0, y3 = y0;
+    ASSERT_EQ(actk_gated_forward_ex(silu, nullptr, ACTK_FLOAT32, gv.data(), gv.data() + cols, 2 * cols, y1.data(), rows, cols,
+                                    ACTK_BACKEND_CPU, nullptr, 2.0, -1.0), ACTK_OK);
+    ASSERT_EQ(actk_gated_forward(silu, nullptr, ACTK_FLOAT32, gv.data(), gv.data() + cols, 2 * cols, y2.data(), rows, cols, 2.0,
+                                 -1.0, ACTK_BACKEND_CPU, nullptr), ACTK_OK);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    actk::gated_forward(Op::silu, DType::float32, gv.data(), gv.data() + cols, 2 * cols, y3.data(), rows, cols, {},
+                        Blend{2.0, -1.0}, actk::Backend::cpu);
+#pragma GCC diagnostic pop
+    EXPECT_TRUE(same(y1, y2) && same(y1, y3));
+    std::vector<float> d1 = g0, d2 = g0, d3 = g0;
+    ASSERT_EQ(actk_gated_backward_ex(silu, nullptr, ACTK_FLOAT32, gv.data(), gv.data() + cols, 2 * cols, dy.data(), d1.data(),
+                                     d1.data() + cols, rows, cols, ACTK_BACKEND_CPU, nullptr, 0.25, 1.0), ACTK_OK);
+    ASSERT_EQ(actk_gated_backward(silu, nullptr, ACTK_FLOAT32, gv.data(), gv.data() + cols, 2 * cols, dy.data(), d2.data(),
+                                  d2.data() + cols, rows, cols, 0.25, 1.0, ACTK_BACKEND_CPU, nullptr), ACTK_OK);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    actk::gated_backward(Op::silu, DType::float32, gv.data(), gv.data() + cols, 2 * cols, dy.data(), d3.data(), d3.data() + cols,
+                         rows, cols, {}, Blend{0.25, 1.0}, actk::Backend::cpu);
+#pragma GCC diagnostic pop
+    EXPECT_TRUE(same(d1, d2) && same(d1, d3));
+    EXPECT_FALSE(same(d1, g0));
+  }
 }
 
 }  // namespace

@@ -49,4 +49,31 @@ TEST(IndexMath, ChannelWalkBeyondTwoToThe32) {
   }
 }
 
+// the grid-stride form: a walk built at a thread's first element, advanced by the stride's Stride,
+// is at the same channel and place as a walk built at each visited element
+TEST(IndexMath, ChannelWalkAdvancesByTheGridStride) {
+  for (std::int64_t C : {1, 2, 3, 7, 64})
+    for (std::int64_t inner : {1, 2, 3, 5, 13, 64, 1000003})
+      for (std::int64_t E : {std::int64_t{2}, std::int64_t{8}, std::int64_t{4096}, std::int64_t{270336} * 8})
+        for (bool small : {true, false})
+          for (std::int64_t first : {std::int64_t{0}, std::int64_t{6}, std::int64_t{77}}) {
+            ChannelWalk w(first, C, inner, small);
+            const ChannelWalk::Stride step(E, C, inner, small);
+            for (std::int64_t e = first; e < first + 50 * E; e += E, w.advance(step)) {
+              ASSERT_EQ(w.c, (e / inner) % C) << "element " << e << ", stride " << E << ", C " << C << ", inner " << inner;
+              if (C > 1) {
+                ASSERT_EQ(w.r, e % inner) << "element " << e;
+              }
+            }
+          }
+  // 64-bit positions: the stride and the start beyond 2^32
+  const std::int64_t C = 3, inner = 1000003, E = (std::int64_t{1} << 33) + 12345;
+  ChannelWalk w((std::int64_t{1} << 34) + 7, C, inner, false);
+  const ChannelWalk::Stride step(E, C, inner, false);
+  for (std::int64_t e = (std::int64_t{1} << 34) + 7, k = 0; k < 100; ++k, e += E, w.advance(step)) {
+    ASSERT_EQ(w.c, (e / inner) % C) << e;
+    ASSERT_EQ(w.r, e % inner) << e;
+  }
+}
+
 }  // namespace

@@ -19,11 +19,7 @@ using actk::From;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-/// Converts to and from any storage type through the double-typed C++ API by value.
-template <class S> S to(double v) {
-  if constexpr (std::is_same_v<S, float16> || std::is_same_v<S, bfloat16>) return S(v);
-  else return static_cast<S>(v);
-}
+/// Converts from any storage type to double (to<S>, the other way, is common.h's).
 template <class S> double from(S v) { return static_cast<double>(v); }
 
 template <class S> double fwd(Op op, double x, actk::Params p = {}) {

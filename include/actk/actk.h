@@ -142,17 +142,17 @@ ACTK_API void softmax_backward(DType dtype, const void* y, const void* dy, void*
 /// Bias + activation over [rows, cols]: y = f(x + bias[col]) (bias may be null: no bias), one pass.
 /// `pre`, if not null, receives x + bias (rounded to the dtype) for callers that keep it.
 ACTK_API void bias_act_forward(Op op, DType dtype, const void* x, const void* bias, void* y, std::int64_t rows,
-                               std::int64_t cols, const Params& params = {}, void* pre = nullptr, Blend blend = {},
-                               Backend backend = Backend::automatic, Stream stream = nullptr);
+                               std::int64_t cols, const Params& params = {}, void* pre = nullptr,
+                               Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
 /// Backward from the input: z = x + bias; dx = alpha * dy * f'(z) + beta * dx, and, if dbias is not
 /// null, dbias[c] = alpha * sum over rows of dy * f'(z) (overwritten; summed in double in a fixed
 /// order: bitwise reproducible, no float atomics). dx may alias x or dy. On the GPU dbias needs
 /// bias_act_backward_workspace_bytes(...) bytes of device scratch: pass it, or actk takes it from
 /// the stream-ordered pool.
 ACTK_API void bias_act_backward(Op op, DType dtype, const void* x, const void* bias, const void* dy, void* dx, void* dbias,
-                                std::int64_t rows, std::int64_t cols, const Params& params = {}, Blend blend = {},
-                                Backend backend = Backend::automatic, Stream stream = nullptr, void* workspace = nullptr,
-                                std::size_t workspace_bytes = 0);
+                                std::int64_t rows, std::int64_t cols, const Params& params = {},
+                                Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {},
+                                void* workspace = nullptr, std::size_t workspace_bytes = 0);
 ACTK_API std::size_t bias_act_backward_workspace_bytes(DType dtype, std::int64_t rows, std::int64_t cols);
 
 /// Gated activation over [rows, cols]: y = f(gate) * value, f any op of the list (glu = sigmoid,
@@ -163,8 +163,8 @@ ACTK_API std::size_t bias_act_backward_workspace_bytes(DType dtype, std::int64_t
 /// value first: swap the two pointers). y is [rows, cols], contiguous; it may be the gate or the
 /// value itself only when in_stride == cols, and may share no other element with them.
 ACTK_API void gated_forward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
-                            std::int64_t rows, std::int64_t cols, const Params& params = {}, Blend blend = {},
-                            Backend backend = Backend::automatic, Stream stream = nullptr);
+                            std::int64_t rows, std::int64_t cols, const Params& params = {},
+                            Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
 /// Both halves' gradients in one pass: dgate = dy * value * f'(gate), dvalue = dy * f(gate) (each
 /// blended), written with the input's layout (in_stride); dy is [rows, cols]. dgate/dvalue may be
 /// gate/value themselves (in place; or dy, when in_stride == cols); any other shared element
@@ -172,8 +172,33 @@ ACTK_API void gated_forward(Op op, DType dtype, const void* gate, const void* va
 /// dgate == dvalue.
 ACTK_API void gated_backward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride,
                              const void* dy, void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols,
-                             const Params& params = {}, Blend blend = {}, Backend backend = Backend::automatic,
-                             Stream stream = nullptr);
+                             const Params& params = {}, Backend backend = Backend::automatic,
+                             Stream stream = nullptr, Blend blend = {});
+
+/// The fused calls' earlier argument order (blend before the backend), kept so code written for it
+/// still compiles; every call now takes backend, stream, blend in that order (then the workspace).
+[[deprecated("pass backend, stream, blend in that order")]] inline void bias_act_forward(
+    Op op, DType dtype, const void* x, const void* bias, void* y, std::int64_t rows, std::int64_t cols, const Params& params,
+    void* pre, Blend blend, Backend backend = Backend::automatic, Stream stream = nullptr) {
+  bias_act_forward(op, dtype, x, bias, y, rows, cols, params, pre, backend, stream, blend);
+}
+[[deprecated("pass backend, stream, blend in that order")]] inline void bias_act_backward(
+    Op op, DType dtype, const void* x, const void* bias, const void* dy, void* dx, void* dbias, std::int64_t rows,
+    std::int64_t cols, const Params& params, Blend blend, Backend backend = Backend::automatic, Stream stream = nullptr,
+    void* workspace = nullptr, std::size_t workspace_bytes = 0) {
+  bias_act_backward(op, dtype, x, bias, dy, dx, dbias, rows, cols, params, backend, stream, blend, workspace, workspace_bytes);
+}
+[[deprecated("pass backend, stream, blend in that order")]] inline void gated_forward(
+    Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y, std::int64_t rows,
+    std::int64_t cols, const Params& params, Blend blend, Backend backend = Backend::automatic, Stream stream = nullptr) {
+  gated_forward(op, dtype, gate, value, in_stride, y, rows, cols, params, backend, stream, blend);
+}
+[[deprecated("pass backend, stream, blend in that order")]] inline void gated_backward(
+    Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, const void* dy, void* dgate,
+    void* dvalue, std::int64_t rows, std::int64_t cols, const Params& params, Blend blend,
+    Backend backend = Backend::automatic, Stream stream = nullptr) {
+  gated_backward(op, dtype, gate, value, in_stride, dy, dgate, dvalue, rows, cols, params, backend, stream, blend);
+}
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::float32; };

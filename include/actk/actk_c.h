@@ -115,8 +115,27 @@ ACTK_API actk_status actk_softmax_backward_ex(actk_dtype dtype, const void* y, c
                                               int64_t axis, int64_t inner, unsigned flags, actk_backend backend,
                                               void* stream, double alpha, double beta);
 
-/* Fused ops (see actk.h for the semantics). params as for actk_forward; alpha/beta blend the
- * output (out = alpha * result + beta * out; beta = 0 never reads it). */
+/* Fused ops (see actk.h for the semantics). params as for actk_forward; the optional arguments come
+ * in the order every call uses: backend, stream, then alpha/beta blending the output
+ * (out = alpha * result + beta * out; beta = 0 never reads it), then the workspace. */
+ACTK_API actk_status actk_bias_act_forward_ex(int op, const double* params, actk_dtype dtype, const void* x,
+                                              const void* bias, void* y, int64_t rows, int64_t cols, void* pre,
+                                              actk_backend backend, void* stream, double alpha, double beta);
+ACTK_API actk_status actk_bias_act_backward_ex(int op, const double* params, actk_dtype dtype, const void* x,
+                                               const void* bias, const void* dy, void* dx, void* dbias, int64_t rows,
+                                               int64_t cols, actk_backend backend, void* stream, double alpha,
+                                               double beta, void* workspace, size_t workspace_bytes);
+ACTK_API size_t actk_bias_act_backward_workspace_bytes(actk_dtype dtype, int64_t rows, int64_t cols);
+ACTK_API actk_status actk_gated_forward_ex(int op, const double* params, actk_dtype dtype, const void* gate,
+                                           const void* value, int64_t in_stride, void* y, int64_t rows, int64_t cols,
+                                           actk_backend backend, void* stream, double alpha, double beta);
+ACTK_API actk_status actk_gated_backward_ex(int op, const double* params, actk_dtype dtype, const void* gate,
+                                            const void* value, int64_t in_stride, const void* dy, void* dgate,
+                                            void* dvalue, int64_t rows, int64_t cols, actk_backend backend,
+                                            void* stream, double alpha, double beta);
+
+/* The fused calls of actk 0.1, with alpha/beta before the backend: kept (same behaviour as the _ex
+ * forms above); new code should call the _ex forms. */
 ACTK_API actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x,
                                            const void* bias, void* y, int64_t rows, int64_t cols, void* pre,
                                            double alpha, double beta, actk_backend backend, void* stream);
@@ -124,7 +143,6 @@ ACTK_API actk_status actk_bias_act_backward(int op, const double* params, actk_d
                                             const void* bias, const void* dy, void* dx, void* dbias, int64_t rows,
                                             int64_t cols, double alpha, double beta, actk_backend backend,
                                             void* stream, void* workspace, size_t workspace_bytes);
-ACTK_API size_t actk_bias_act_backward_workspace_bytes(actk_dtype dtype, int64_t rows, int64_t cols);
 ACTK_API actk_status actk_gated_forward(int op, const double* params, actk_dtype dtype, const void* gate,
                                         const void* value, int64_t in_stride, void* y, int64_t rows, int64_t cols,
                                         double alpha, double beta, actk_backend backend, void* stream);

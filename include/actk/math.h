@@ -10,9 +10,8 @@
 namespace actk {
 namespace math {
 
-/// 2^k as a float for k in [-126, 127] (built from its bits: the same on host and device).
-ACTK_HD float pow2f(int k) {
-  const unsigned u = static_cast<unsigned>(k + 127) << 23;
+/// A float or double from its bits (the same on host and device).
+ACTK_HD float f32_from_bits(unsigned u) {
 #if defined(__CUDA_ARCH__)
   return __uint_as_float(u);
 #else
@@ -21,6 +20,25 @@ ACTK_HD float pow2f(int k) {
   return f;
 #endif
 }
+ACTK_HD double f64_from_bits(unsigned long long u) {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(static_cast<long long>(u));
+#else
+  double d;
+  __builtin_memcpy(&d, &u, 8);
+  return d;
+#endif
+}
+/// 2^k as a float for k in [-126, 127] (built from its bits: the same on host and device).
+ACTK_HD float pow2f(int k) { return f32_from_bits(static_cast<unsigned>(k + 127) << 23); }
+
+/// +inf and the quiet NaN of T.
+template <class T> ACTK_HD T inf_of();
+template <> ACTK_HD float inf_of<float>() { return f32_from_bits(0x7f800000u); }
+template <> ACTK_HD double inf_of<double>() { return f64_from_bits(0x7ff0000000000000ull); }
+template <class T> ACTK_HD T nan_of();
+template <> ACTK_HD float nan_of<float>() { return f32_from_bits(0x7fc00000u); }
+template <> ACTK_HD double nan_of<double>() { return f64_from_bits(0x7ff8000000000000ull); }
 
 /// e^x in float to within 0.62 ulp everywhere, subnormal results included. The device's
 /// expf is documented at 2 ulp, and where an op multiplies e^x by other terms (every tail of
@@ -81,6 +99,11 @@ ACTK_HD float exp(float x) {
 #endif
 }
 ACTK_HD double exp(double x) { return ::exp(x); }
+/// e^x with the platform's expf (2 ulp on the device) whatever the translation unit: for sums of
+/// many terms, such as softmax's denominators, where each term's error is averaged out and the
+/// float sum's own rounding dominates. Double: exp.
+ACTK_HD float exp_sum_term(float x) { return ::expf(x); }
+ACTK_HD double exp_sum_term(double x) { return ::exp(x); }
 ACTK_MATH_1(expm1, expm1f)
 ACTK_MATH_1(log, logf)
 ACTK_MATH_1(log1p, log1pf)

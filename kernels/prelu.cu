@@ -1,39 +1,15 @@
-// kernels/launch.cu: the CUDA backend's entry points: dtype dispatch for the element-wise and fused ops,
-// PReLU (forward element-wise; backward dx element-wise plus dalpha reduced per channel by one
-// block in a fixed order, so it is bitwise reproducible without float atomics), and the cached
-// launch geometry.
+// kernels/prelu.cu: PReLU with alpha per channel on the GPU: forward element-wise; backward dx
+// element-wise plus dalpha reduced per channel in two fixed-order stages (bitwise reproducible
+// without float atomics).
 #include <cub/block/block_reduce.cuh>
 
-#include <atomic>
 #include <type_traits>
 
 #include "kernels/elementwise.cuh"
-#include "kernels/fused.cuh"
 #include "kernels/index_math.h"
 
 namespace actk {
 namespace detail {
-
-int current_device() {
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) check_launch("cudaGetDevice");
-  return dev >= 0 && dev < kMaxDevices ? dev : 0;
-}
-
-void check_launch(const char* what, const char* call) {
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess)
-    throw Error(Status::cuda_error, std::string(call ? "actk::" : "actk: ") + (call ? call : "") + (call ? ": " : "") + what +
-                                        " failed: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
-}
-
-void cuda_elementwise(const ElementwiseCall& c) {
-  with_storage(c.dtype, "cuda_elementwise", [&](auto s) { launch_elementwise_typed<decltype(s)>(c); });
-}
-
-void cuda_fused(const FusedCall& c) {
-  with_storage(c.dtype, "cuda_fused", [&](auto s) { fused_dtype<decltype(s)>(c); });
-}
 
 namespace {
 
@@ -60,9 +36,11 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // y or dx, every pointer 16-byte aligned: vectors [0, nvec), then the scalar tail [nvec N, n) by the
-// first threads. A vector's channel comes from one division pair (32-bit where the tensor has fewer
-// than 2^32 elements); its elements step through the channels without dividing. Slopes are read
-// per element from alpha (C values: they stay in L1/L2).
+// first threads. A thread finds its first vector's channel with one division pair (32-bit where the
+// tensor has fewer than 2^32 elements), then advances that walk by the grid's stride and steps
+// through each vector's elements without dividing (a division pair per vector made ptxas spill
+// 24 bytes in the float64 backward, found when this file joined tests/check_kernels.py). Slopes
+// are read per element from alpha (C values: they stay in L1/L2).
 template <class S, bool kBackward>
 __global__ void __launch_bounds__(kThreads)
     prelu_vec_kernel(const S* x, const S* alpha, const S* dy, S* out, std::int64_t n, std::int64_t channels, std::int64_t inner,
@@ -76,11 +54,15 @@ __global__ void __launch_bounds__(kThreads)
   const auto* vx = reinterpret_cast<const Vec<S>*>(x);
   const auto* vdy = reinterpret_cast<const Vec<S>*>(dy);
   auto* vout = reinterpret_cast<Vec<S>*>(out);
-  for (std::int64_t i = tid; i < nvec; i += stride) {
+  // the channel walk of this thread's first vector, advanced by the grid's stride: the divisions
+  // happen once per thread, not once per vector
+  ChannelWalk first(tid * N, channels, inner, small);
+  const ChannelWalk::Stride step(stride * N, channels, inner, small);
+  for (std::int64_t i = tid; i < nvec; i += stride, first.advance(step)) {
     const Vec<S> a = vx[i];
     Vec<S> g;
     if constexpr (kBackward) g = vdy[i];
-    ChannelWalk w(i * N, channels, inner, small);
+    ChannelWalk w = first;
     Vec<S> o;
 #pragma unroll
     for (int k = 0; k < N; ++k) {
@@ -92,7 +74,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   const std::int64_t t = nvec * N + tid;
   if (t < n) {
-    const T al = channels == 1 ? a0 : dload(alpha[(t / inner) % channels]);
+    const T al = channels == 1 ? a0 : dload(alpha[ChannelWalk(t, channels, inner, small).c]);
     out[t] = dstore<S>(prelu_one<kBackward>(dload(x[t]), al, kBackward ? dload(dy[t]) : T(0)));
   }
 }
@@ -184,29 +166,6 @@ template <class S> void prelu_typed(const PreluCall& c) {
 }
 
 }  // namespace
-
-Scratch::Scratch(void* given, std::size_t bytes, cudaStream_t s, const char* call) : ptr(given), stream(s) {
-  if (ptr != nullptr) return;
-  int dev = 0, pools = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, dev) != cudaSuccess)
-    pools = 0;
-  (void)cudaGetLastError();
-  pooled = pools != 0;
-  const cudaError_t e = pooled ? cudaMallocAsync(&ptr, bytes, s) : cudaMalloc(&ptr, bytes);
-  if (e != cudaSuccess) {
-    (void)cudaGetLastError();
-    throw Error(Status::cuda_error, std::string("actk::") + call + ": allocating " + std::to_string(bytes) +
-                                        " bytes of scratch failed: " + cudaGetErrorName(e));
-  }
-  owned = true;
-}
-
-Scratch::~Scratch() {
-  if (owned) {  // stream-ordered: freed after the kernels that use it
-    if (pooled) (void)cudaFreeAsync(ptr, stream);
-    else (void)cudaFree(ptr);
-  }
-}
 
 void cuda_prelu(const PreluCall& c) {
   with_storage(c.dtype, "cuda_prelu", [&](auto s) { prelu_typed<decltype(s)>(c); });

@@ -1,4 +1,6 @@
-// host/internal.h: what the host dispatch hands to a backend, after validation. Not installed.
+// host/calls.h: what the host dispatch hands to a backend, after validation: the call structs of the
+// element-wise ops, PReLU and softmax (the fused families have theirs in host/fused.h), the backend
+// entry points and the CUDA runtime queries. Not installed.
 #pragma once
 
 #include <cstdint>
@@ -60,47 +62,6 @@ struct SoftmaxCall {
   double alpha = 1.0, beta = 0.0;  // output blending
 };
 
-/// One validated fused call. kind: bias_act forward / backward, gated forward / backward.
-enum class FusedKind { bias_fwd, bias_bwd, gated_fwd, gated_bwd };
-struct FusedCall {
-  FusedKind kind;
-  Op op;
-  DType dtype;
-  double a, b;          // the op's parameters
-  double alpha, beta;   // blending
-  const void* x;        // bias_*: x; gated_*: gate
-  const void* aux;      // bias_*: bias (may be null); gated_*: value
-  const void* dy;       // backward only
-  void* out;            // y, dx, or dgate
-  void* out2;           // bias_fwd: pre (may be null); bias_bwd: dbias (may be null); gated_bwd: dvalue
-  std::int64_t rows, cols, in_stride;
-  Stream stream;
-  void* workspace;
-  std::size_t workspace_bytes;
-};
-
-/// The shape of the GPU's dbias reduction, a function of (rows, cols) only, so that dbias has the
-/// same bits every run, on every device, and whichever kernel (vectorized or scalar) ran. A block
-/// of 256 threads gives each column `lanes` row lanes (256 / the power of two >= cols, at least 1):
-/// lane l sums rows l, l + lanes, ... of its chunk in order, then the lanes are added in order.
-inline int dbias_row_lanes(std::int64_t cols) {
-  std::int64_t p = 1;
-  while (p < cols && p < 256) p *= 2;
-  return static_cast<int>(256 / p);
-}
-/// The rows are cut into this many consecutive chunks (one partial sum per chunk and column): enough
-/// for ~2048 blocks of 256 threads (a wave and more on a 132-SM GPU) where the rows allow at least
-/// 4 rows per lane, at most 4096; at least 1.
-inline std::int64_t dbias_row_chunks(std::int64_t rows, std::int64_t cols) {
-  const std::int64_t per_block = 256 / dbias_row_lanes(cols);                  // columns of one block (scalar kernel)
-  const std::int64_t tiles = cols / per_block + (cols % per_block > 0);         // ceil without overflow
-  const std::int64_t want = tiles >= 2048 ? 1 : 2048 / (tiles < 1 ? 1 : tiles);
-  const std::int64_t rows_per_chunk = 4 * static_cast<std::int64_t>(dbias_row_lanes(cols));
-  const std::int64_t most = rows / rows_per_chunk + (rows % rows_per_chunk > 0);
-  const std::int64_t c = want < most ? want : most;
-  return c < 1 ? 1 : (c > 4096 ? 4096 : c);
-}
-
 /// Calls f(S{}) with S the storage type of `dtype` (float, double, float16, bfloat16): the one
 /// dtype switch every backend entry point goes through.
 template <class F> void with_storage(DType dtype, const char* who, F&& f) {
@@ -113,17 +74,15 @@ template <class F> void with_storage(DType dtype, const char* who, F&& f) {
   throw Error(Status::internal, std::string(who) + ": bad dtype " + std::to_string(static_cast<int>(dtype)));
 }
 
-// The CPU reference (host/cpu_*.cpp).
+// The CPU reference (host/cpu_*.cpp; the fused families: host/fused.h).
 void cpu_elementwise(const ElementwiseCall& c);
 void cpu_prelu(const PreluCall& c);
 void cpu_softmax(const SoftmaxCall& c);
-void cpu_fused(const FusedCall& c);
 
 // The CUDA backend (kernels/; in a CPU-only build these throw Status::unsupported).
 void cuda_elementwise(const ElementwiseCall& c);
 void cuda_prelu(const PreluCall& c);
 void cuda_softmax(const SoftmaxCall& c);
-void cuda_fused(const FusedCall& c);
 
 // CUDA runtime queries (host/cuda_runtime.cpp; trivial in a CPU-only build).
 bool cuda_built() noexcept;

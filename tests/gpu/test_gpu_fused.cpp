@@ -1,0 +1,135 @@
+// tests/gpu/test_gpu_fused.cpp: the fused ops on the CUDA backend against the CPU reference:
+// bias + activation (forward with pre, backward with dbias, blended; dbias bitwise reproducible),
+// gated (concatenated layout, forward blended, backward in place and blended), and the vectorized
+// kernels against the scalar ones, bit for bit. Skips without a usable GPU.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "gpu_test_util.h"
+
+namespace {
+
+using namespace actk_test;
+using actk::Backend;
+using actk::DType;
+
+/// Every fused op on the GPU against the CPU reference for one shape, every device pointer `off`
+/// elements past a 16-byte boundary (off = 0 and cols a multiple of the vector width: the
+/// vectorized kernels; otherwise the scalar ones).
+/// Returns what the GPU wrote (y, dx, dbias, pre, gated y, gated grads), to compare paths.
+template <class S> std::vector<std::vector<S>> fused_case(Op op, std::int64_t rows, std::int64_t cols, std::size_t off = 0) {
+  const std::int64_t n = rows * cols;
+  const std::size_t un = static_cast<std::size_t>(n), ucols = static_cast<std::size_t>(cols);
+  const DType dt = actk::dtype_of<S>::value;
+  const auto x = finite_data<S>(un, 71), b = finite_data<S>(ucols, 72), dy = finite_data<S>(un, 73), y0 = finite_data<S>(un, 74);
+  const double bound = std::is_same_v<S, double> ? 1 : (sizeof(S) == 2 ? 1 : 8);
+  const actk::Blend blend{0.5, 1.0};
+  // bias + activation, blended into y0
+  std::vector<S> y_ref = y0, dx_ref = y0, db_ref(cols), pre_ref(n);
+  actk::bias_act_forward(op, dt, x.data(), b.data(), y_ref.data(), rows, cols, {}, pre_ref.data(), Backend::cpu, nullptr, blend);
+  actk::bias_act_backward(op, dt, x.data(), b.data(), dy.data(), dx_ref.data(), db_ref.data(), rows, cols, {}, Backend::cpu, nullptr,
+                          blend);
+  DeviceBuffer<S> dX = device_copy(x, off), dB = device_copy(b, off), dDY = device_copy(dy, off), dY = device_copy(y0, off),
+                  dDX = device_copy(y0, off), dDB = device_copy(finite_data<S>(ucols, 76), off),
+                  dPRE = device_copy(finite_data<S>(un, 77), off);  // poisoned: must be written
+  actk::bias_act_forward(op, dt, dX.get(), dB.get(), dY.get(), rows, cols, {}, dPRE.get(), Backend::automatic, nullptr, blend);
+  actk::bias_act_backward(op, dt, dX.get(), dB.get(), dDY.get(), dDX.get(), dDB.get(), rows, cols, {}, Backend::automatic, nullptr,
+                          blend);
+  const auto y = dY.download(un), dx = dDX.download(un), db = dDB.download(ucols), pre = dPRE.download(un);
+  actk::bias_act_backward(op, dt, dX.get(), dB.get(), dDY.get(), dDX.get(), dDB.get(), rows, cols, {}, Backend::automatic, nullptr,
+                          actk::Blend{0.5, 0.0});
+  const auto db2 = dDB.download(ucols);
+  int bad = 0;
+  for (std::int64_t i = 0; i < n && bad < 5; ++i) {
+    if (!close_enough(y[i], y_ref[i], bound) || !close_enough(dx[i], dx_ref[i], bound) || !close_enough(pre[i], pre_ref[i], 1))
+      ADD_FAILURE() << op_name(op) << " bias_act i=" << i << " y " << static_cast<double>(y[i]) << "/" << static_cast<double>(y_ref[i])
+                    << " dx " << static_cast<double>(dx[i]) << "/" << static_cast<double>(dx_ref[i]), ++bad;
+  }
+  // dbias[c] sums rows terms dy f'(x + b): a sum in the compute type in any order is within
+  // (rows - 1) u of the sum of the terms' magnitudes (u = 2^-24 float, 2^-53 double), then rounds once
+  std::vector<S> dx_plain(n), db_plain(cols);
+  actk::bias_act_backward(op, dt, x.data(), b.data(), dy.data(), dx_plain.data(), db_plain.data(), rows, cols, {}, Backend::cpu);
+  std::vector<double> col_abs(cols, 0.0);
+  for (std::int64_t i = 0; i < n; ++i) col_abs[i % cols] += std::fabs(static_cast<double>(dx_plain[i]));
+  const double u = std::is_same_v<S, double> ? 0x1p-53 : 0x1p-24;
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const double err = std::fabs(static_cast<double>(db[c]) - static_cast<double>(db_ref[c]));
+    const double sum_bound = static_cast<double>(rows) * u * col_abs[c] + ulp_size(db_ref[c]);
+    EXPECT_TRUE(close_enough(db[c], db_ref[c], 4) || err <= sum_bound)
+        << op_name(op) << " dbias " << c << ": " << static_cast<double>(db[c]) << " vs " << static_cast<double>(db_ref[c])
+        << " (error " << err << ", bound " << sum_bound << " from sum |terms| " << col_abs[c] << ")";
+    EXPECT_TRUE(std::memcmp(&db[c], &db2[c], sizeof(S)) == 0) << "dbias differs between runs, col " << c;
+  }
+  // gated, concatenated layout [rows, 2*cols] (gate first): forward blended into y0, backward in place
+  const auto cat = finite_data<S>(2 * un, 75);
+  std::vector<S> gy_ref = y0, gcat_ref = cat;
+  actk::gated_forward(op, dt, cat.data(), cat.data() + cols, 2 * cols, gy_ref.data(), rows, cols, {}, Backend::cpu, nullptr, blend);
+  actk::gated_backward(op, dt, cat.data(), cat.data() + cols, 2 * cols, dy.data(), gcat_ref.data(), gcat_ref.data() + cols, rows,
+                       cols, {}, Backend::cpu);
+  DeviceBuffer<S> dCAT = device_copy(cat, off), dGY = device_copy(y0, off);
+  actk::gated_forward(op, dt, dCAT.get(), dCAT.get() + cols, 2 * cols, dGY.get(), rows, cols, {}, Backend::automatic, nullptr, blend);
+  actk::gated_backward(op, dt, dCAT.get(), dCAT.get() + cols, 2 * cols, dDY.get(), dCAT.get(), dCAT.get() + cols, rows, cols);
+  const auto gy = dGY.download(un), gcat = dCAT.download(2 * un);
+  bad = 0;
+  for (std::int64_t i = 0; i < n && bad < 5; ++i)
+    if (!close_enough(gy[i], gy_ref[i], bound)) ADD_FAILURE() << op_name(op) << " gated y i=" << i, ++bad;
+  for (std::int64_t i = 0; i < 2 * n && bad < 5; ++i)
+    if (!close_enough(gcat[i], gcat_ref[i], bound)) ADD_FAILURE() << op_name(op) << " gated grads i=" << i, ++bad;
+  // gated backward blended (beta != 0 reads the old gradients, with the inputs) into a separate buffer
+  const auto old = finite_data<S>(2 * un, 78);
+  std::vector<S> gb_ref = old;
+  actk::gated_backward(op, dt, cat.data(), cat.data() + cols, 2 * cols, dy.data(), gb_ref.data(), gb_ref.data() + cols, rows,
+                       cols, {}, Backend::cpu, nullptr, blend);
+  DeviceBuffer<S> dCAT2 = device_copy(cat, off), dGB = device_copy(old, off);
+  actk::gated_backward(op, dt, dCAT2.get(), dCAT2.get() + cols, 2 * cols, dDY.get(), dGB.get(), dGB.get() + cols, rows, cols, {},
+                       Backend::automatic, nullptr, blend);
+  const auto gb = dGB.download(2 * un);
+  bad = 0;
+  for (std::int64_t i = 0; i < 2 * n && bad < 5; ++i)
+    if (!close_enough(gb[i], gb_ref[i], bound)) ADD_FAILURE() << op_name(op) << " gated grads blended i=" << i, ++bad;
+  return {y, dx, db, pre, gy, gcat};
+}
+
+TEST(CudaFused, BiasActAndGatedMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (Op op : {Op::gelu, Op::gelu_tanh, Op::silu, Op::relu, Op::sigmoid, Op::squared_relu, Op::quick_gelu}) {
+    fused_case<float>(op, 300, 257);
+    fused_case<bfloat16>(op, 17, 4097);
+  }
+  for (std::int64_t cols : {1, 3, 1023}) {
+    fused_case<float16>(Op::gelu, 9, cols);
+    fused_case<double>(Op::silu, 5, cols);
+  }
+}
+
+// Whole 16-byte vectors per row: the vectorized kernels (bias, gated with a 2*cols row stride,
+// blending, in place), and the same shapes misaligned by one element (the scalar kernels).
+// Both must give the same bits: the vectorized kernels do the scalar ones' float math.
+template <class S> void vector_vs_scalar(Op op, std::int64_t rows, std::int64_t cols) {
+  const auto vec = fused_case<S>(op, rows, cols, 0), scalar = fused_case<S>(op, rows, cols, 1);
+  const char* what[] = {"y", "dx", "dbias", "pre", "gated y", "gated grads"};
+  for (std::size_t k = 0; k < vec.size(); ++k)
+    EXPECT_TRUE(vec[k].size() == scalar[k].size() && std::memcmp(vec[k].data(), scalar[k].data(), vec[k].size() * sizeof(S)) == 0)
+        << op_name(op) << " " << actk::dtype_name(actk::dtype_of<S>::value) << " [" << rows << "," << cols << "]: " << what[k]
+        << " differs between the vectorized and the scalar kernels";
+}
+
+TEST(CudaFused, VectorizedKernelsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (Op op : {Op::gelu, Op::silu, Op::relu, Op::gelu_tanh}) {
+    vector_vs_scalar<float>(op, 300, 256);
+    vector_vs_scalar<bfloat16>(op, 17, 4096);
+  }
+  vector_vs_scalar<float>(Op::gelu, 3, 4);  // one vector per row
+  vector_vs_scalar<float>(Op::silu, 4099, 512);  // several grid-stride passes
+  vector_vs_scalar<float>(Op::gelu, 20000, 64);  // dbias: 4 row lanes per column, 1250 row chunks
+  vector_vs_scalar<bfloat16>(Op::silu, 1, 1024); // one row: most chunks empty
+  vector_vs_scalar<float16>(Op::silu, 9, 8);
+  vector_vs_scalar<float16>(Op::gelu, 33, 1024);
+  vector_vs_scalar<double>(Op::silu, 5, 2);
+  vector_vs_scalar<double>(Op::gelu, 7, 1024);
+}
+
+}  // namespace

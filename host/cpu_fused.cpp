@@ -15,14 +15,17 @@ template <class Call> void cpu_fused_any(const Call& c) {
       if (cpu_use_avx2()) return cpu_fused_avx2(c, S{});
     }
 #endif
-    cpu_fused_typed<S, IsaPortable>(c);
+    cpu_fused_portable(c);
   });
 }
 
 }  // namespace
 
-#define ACTK_FUSED_CPU(F) \
-  void cpu_fused(const F##Call& c) { cpu_fused_any(c); }
+#define ACTK_FUSED_CPU(F)                                  \
+  void cpu_fused(const F##Call& c) { cpu_fused_any(c); } \
+  void cpu_fused_portable(const F##Call& c) {              \
+    with_storage(c.dtype, c.call, [&](auto s) { cpu_fused_typed<decltype(s), IsaPortable>(c); }); \
+  }
 ACTK_FUSED_FAMILIES(ACTK_FUSED_CPU)
 #undef ACTK_FUSED_CPU
 

@@ -173,6 +173,11 @@ template <class S, class Isa, class Call> void cpu_fused_typed(const Call& c) {
   with_op(c.op, [&](auto tag) { cpu_rows<typename decltype(tag)::fn, S, Isa>(c); });
 }
 
+/// Every family through the portable loops whatever the CPU (host/cpu_fused.cpp).
+#define ACTK_FUSED_PORTABLE_DECLARE(F) void cpu_fused_portable(const F##Call& c);
+ACTK_FUSED_FAMILIES(ACTK_FUSED_PORTABLE_DECLARE)
+#undef ACTK_FUSED_PORTABLE_DECLARE
+
 /// Every family through IsaAvx2 (host/cpu_avx2.cpp), float and bfloat16 storage (the second
 /// argument's type); used where cpu_use_avx2().
 #define ACTK_FUSED_AVX2_DECLARE(F)                     \

@@ -1,0 +1,171 @@
+// tests/test_cpu_loops.cpp: the CPU path's fast loops (host/cpu_avx2.cpp: AVX2 + FMA, libmvec)
+// against its portable loops, for every op and direction: bfloat16 over all 65,536 inputs, float32
+// over a sample of 2^16 values (every exponent, both signs, specials), and the fused families in both
+// dtypes, plain and blended. Both compute in double and round once, so they should give the same
+// bits. Measured (2026-11-26): they do, except
+//   - NaN payloads (a NaN stays a NaN; its payload bits are not part of actk's contract), and
+//   - a handful of results one output ulp apart in ops whose double math calls libmvec's erf, tanh,
+//     sin/cos, log1p (gelu, mish, tanhshrink, sine, tanh; 1 to 134 of 65,536 inputs): libmvec is a
+//     few double ulps off glibc, which flips the final rounding where the double result sits
+//     within that of a rounding boundary.
+// This test pins that gap: any other difference, any difference of more than one ulp, or one in
+// another op fails. Issue #18 asks for none at all. Links the static library: the loops are
+// internal (host/cpu.h, host/cpu_fused.h).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "host/cpu.h"
+#include "host/cpu_fused.h"
+
+namespace {
+
+using namespace actk_test;
+using actk::DType;
+using actk::float16;
+using actk::bfloat16;
+namespace d = actk::detail;
+
+#define ACTK_NEED_AVX2()                                                                              \
+  do {                                                                                                \
+    if (!d::cpu_use_avx2()) GTEST_SKIP() << "no AVX2 loops here (built without them, no AVX2 + FMA CPU, " \
+                                            "or ACTK_CPU_SIMD=0): nothing to compare";                \
+  } while (0)
+
+/// Every bfloat16 (x = each of the 65,536 values; dy cycling through a fixed varied set).
+std::vector<bfloat16> all_bf16() {
+  std::vector<bfloat16> v(65536);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = bfloat16::from_bits(static_cast<std::uint16_t>(i));
+  return v;
+}
+/// 2^16 float32 values: every exponent of both signs with random mantissas, and the specials.
+std::vector<float> sample_f32() {
+  std::vector<float> v;
+  Rng r(7);
+  for (std::uint32_t e = 0; e < 256; ++e)
+    for (std::uint32_t s = 0; s < 2; ++s)
+      for (int k = 0; k < 126; ++k) v.push_back(from_bits((s << 31) | (e << 23) | static_cast<std::uint32_t>(r.next() & 0x7fffffu)));
+  for (float f : {0.0f, -0.0f, 1.0f, -1.0f, 6.0f, -6.0f, 3.0f, -3.0f, 20.0f, -20.0f, 88.7f, -103.9f})
+    v.push_back(f);
+  while (v.size() < 65536) v.push_back(static_cast<float>(r.uniform(-10, 10)));
+  return v;
+}
+template <class S> std::vector<S> dys(std::size_t n) {
+  std::vector<S> v(n);
+  Rng r(11);
+  for (std::size_t i = 0; i < n; ++i) v[i] = to<S>(i % 5 == 0 ? 1.0 : r.uniform(-3, 3));
+  return v;
+}
+
+/// Ops whose AVX2 results may sit one ulp from the portable ones (see the top of this file).
+bool may_differ(Op op) {
+  for (const char* name : {"gelu", "mish", "tanhshrink", "sine", "tanh"})
+    if (op_name(op) == name) return true;
+  return false;
+}
+
+std::int64_t ordinal(float v) { return ordinal32(v); }
+std::int64_t ordinal(bfloat16 v) { return ordinal16(v.bits); }
+
+/// Checks fast against portable as the top of this file says; returns the results that differ
+/// (NaN payloads aside).
+template <class S> std::size_t compare(Op op, const std::vector<S>& fast, const std::vector<S>& portable, const std::string& what) {
+  std::size_t diff = 0;
+  for (std::size_t i = 0; i < fast.size(); ++i) {
+    if (std::memcmp(&fast[i], &portable[i], sizeof(S)) == 0) continue;
+    const double a = static_cast<double>(fast[i]), b = static_cast<double>(portable[i]);
+    if (std::isnan(a) && std::isnan(b)) continue;
+    ++diff;
+    const std::int64_t ulps = ordinal(fast[i]) - ordinal(portable[i]);
+    EXPECT_TRUE(may_differ(op) && (ulps == 1 || ulps == -1))
+        << what << ", element " << i << ": " << a << " (AVX2) vs " << b << " (portable), " << ulps << " ulp apart";
+    if (::testing::Test::HasFailure()) break;
+  }
+  return diff;
+}
+
+template <class S> void elementwise_all_ops(const std::vector<S>& x) {
+  const std::vector<S> dy = dys<S>(x.size());
+  const std::vector<S> old = dys<S>(x.size());
+  for (Op op : all_ops()) {
+    const actk::OpInfo& info = actk::op_info(op);
+    for (Dir dir : kAllDirs) {
+      if (dir == Dir::from_output && !info.has_backward_from_output) continue;
+      for (const actk::Blend bl : {actk::Blend{1.0, 0.0}, actk::Blend{0.75, 0.5}}) {
+        std::vector<S> fast = old, portable = old;
+        d::ElementwiseCall c{op, dir, actk::dtype_of<S>::value, info.n_params > 0 ? info.param_defaults[0] : 0.0,
+                             info.n_params > 1 ? info.param_defaults[1] : 0.0, x.data(), dir == Dir::forward ? nullptr : dy.data(),
+                             fast.data(), static_cast<std::int64_t>(x.size()), nullptr, "test", bl.alpha, bl.beta};
+        d::cpu_elementwise_avx2(c, S{});
+        c.out = portable.data();
+        d::cpu_elementwise_typed<S>(c);
+        const std::string what = std::string(info.name) + " " + dir_name(dir) + ", blend " + std::to_string(bl.alpha) + "/" +
+                                 std::to_string(bl.beta);
+        const std::size_t diff = compare(op, fast, portable, what);
+        if (diff) std::printf("  %s: %zu of %zu one ulp apart\n", what.c_str(), diff, x.size());
+        ASSERT_FALSE(::testing::Test::HasFailure());
+      }
+    }
+  }
+}
+
+TEST(CpuLoops, AvxMatchesPortableEveryOpEveryBFloat16) {
+  ACTK_NEED_AVX2();
+  elementwise_all_ops(all_bf16());
+}
+
+TEST(CpuLoops, AvxMatchesPortableEveryOpFloat32Sample) {
+  ACTK_NEED_AVX2();
+  elementwise_all_ops(sample_f32());
+}
+
+template <class S> void fused_all_ops(const std::vector<S>& x) {
+  const std::int64_t cols = 256, rows = static_cast<std::int64_t>(x.size()) / (2 * cols);
+  const std::vector<S> dy = dys<S>(x.size()), bias = dys<S>(static_cast<std::size_t>(cols));
+  const std::size_t n = static_cast<std::size_t>(rows * cols);
+  for (Op op : all_ops()) {
+    const actk::OpInfo& info = actk::op_info(op);
+    d::FusedCommon common{op, actk::dtype_of<S>::value, info.n_params > 0 ? info.param_defaults[0] : 0.0,
+                          info.n_params > 1 ? info.param_defaults[1] : 0.0, 0.5, 0.25, rows, cols, nullptr, "test"};
+    std::vector<S> f1 = dy, p1 = dy, f2 = dy, p2 = dy, f3 = dy, p3 = dy, fb(static_cast<std::size_t>(cols)), pb = fb;
+    d::BiasActForwardCall bf;
+    static_cast<d::FusedCommon&>(bf) = common;
+    bf.x = x.data(), bf.bias = bias.data(), bf.y = f1.data(), bf.pre = nullptr;
+    d::cpu_fused_avx2(bf, S{});
+    bf.y = p1.data();
+    d::cpu_fused_portable(bf);
+    d::BiasActBackwardCall bb;
+    static_cast<d::FusedCommon&>(bb) = common;
+    bb.x = x.data(), bb.bias = bias.data(), bb.dy = dy.data(), bb.dx = f2.data(), bb.dbias = fb.data(), bb.workspace = nullptr,
+    bb.workspace_bytes = 0;
+    d::cpu_fused_avx2(bb, S{});
+    bb.dx = p2.data(), bb.dbias = pb.data();
+    d::cpu_fused_portable(bb);
+    d::GatedBackwardCall gb;  // gate and value: the two halves of x, [rows, 2 cols]
+    static_cast<d::FusedCommon&>(gb) = common;
+    gb.gate = x.data(), gb.value = x.data() + cols, gb.in_stride = 2 * cols, gb.dy = dy.data(), gb.dgate = f3.data(),
+    gb.dvalue = f3.data() + cols;
+    d::cpu_fused_avx2(gb, S{});
+    gb.dgate = p3.data(), gb.dvalue = p3.data() + cols;
+    d::cpu_fused_portable(gb);
+    f1.resize(n), p1.resize(n), f2.resize(n), p2.resize(n);
+    compare(op, f1, p1, std::string(info.name) + " bias_act_forward");
+    compare(op, f2, p2, std::string(info.name) + " bias_act_backward dx");
+    compare(op, fb, pb, std::string(info.name) + " bias_act_backward dbias");
+    compare(op, f3, p3, std::string(info.name) + " gated_backward");
+    ASSERT_FALSE(::testing::Test::HasFailure());
+  }
+}
+
+TEST(CpuLoops, AvxMatchesPortableFusedFamilies) {
+  ACTK_NEED_AVX2();
+  fused_all_ops(all_bf16());
+  fused_all_ops(sample_f32());
+}
+
+}  // namespace

@@ -15,7 +15,7 @@ template <class Call> void cpu_fused_any(const Call& c) {
       if (cpu_use_avx2()) return cpu_fused_avx2(c, S{});
     }
 #endif
-    cpu_fused_portable(c);
+    cpu_fused_typed<S, IsaPortable>(c);
   });
 }
 

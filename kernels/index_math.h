@@ -40,23 +40,15 @@ struct ChannelWalk {
       if (++c == channels) c = 0;
     }
   }
-  /// Moves to e + E for the E a ChannelStride was built with: no division (a grid-stride loop
-  /// builds its walk once and advances it by the grid's stride).
-  struct Stride {
-    std::int64_t dc, dr;  // E / inner % channels and E % inner
-    ACTK_HD Stride(std::int64_t e, std::int64_t channels, std::int64_t inner, bool small) : dc(0), dr(0) {
-      if (channels == 1) return;
-      std::int64_t q;
-      row_col(e, inner, small, q, dr);
-      dc = small ? static_cast<std::int64_t>(static_cast<unsigned>(q) % static_cast<unsigned>(channels)) : q % channels;
-    }
-  };
-  ACTK_HD void advance(const Stride& s) {
+  /// Moves to e + E, given the walk built at E itself (its channel and place are E's quotient
+  /// and remainder): no division, so a grid-stride loop builds its walk once and advances it by
+  /// the grid's stride.
+  ACTK_HD void advance(const ChannelWalk& by) {
     if (channels == 1) return;
-    r += s.dr;  // both < inner
+    r += by.r;  // both < inner
     std::int64_t carry = 0;
     if (r >= inner) r -= inner, carry = 1;
-    c += s.dc + carry;  // < 2 channels
+    c += by.c + carry;  // < 2 channels
     if (c >= channels) c -= channels;
   }
 };

@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kThreads)
   // the channel walk of this thread's first vector, advanced by the grid's stride: the divisions
   // happen once per thread, not once per vector
   ChannelWalk first(tid * N, channels, inner, small);
-  const ChannelWalk::Stride step(stride * N, channels, inner, small);
+  const ChannelWalk step(stride * N, channels, inner, small);
   for (std::int64_t i = tid; i < nvec; i += stride, first.advance(step)) {
     const Vec<S> a = vx[i];
     Vec<S> g;

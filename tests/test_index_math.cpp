@@ -49,7 +49,7 @@ TEST(IndexMath, ChannelWalkBeyondTwoToThe32) {
   }
 }
 
-// the grid-stride form: a walk built at a thread's first element, advanced by the stride's Stride,
+// the grid-stride form: a walk built at a thread's first element, advanced by the walk built at the stride,
 // is at the same channel and place as a walk built at each visited element
 TEST(IndexMath, ChannelWalkAdvancesByTheGridStride) {
   for (std::int64_t C : {1, 2, 3, 7, 64})
@@ -58,7 +58,7 @@ TEST(IndexMath, ChannelWalkAdvancesByTheGridStride) {
         for (bool small : {true, false})
           for (std::int64_t first : {std::int64_t{0}, std::int64_t{6}, std::int64_t{77}}) {
             ChannelWalk w(first, C, inner, small);
-            const ChannelWalk::Stride step(E, C, inner, small);
+            const ChannelWalk step(E, C, inner, small);
             for (std::int64_t e = first; e < first + 50 * E; e += E, w.advance(step)) {
               ASSERT_EQ(w.c, (e / inner) % C) << "element " << e << ", stride " << E << ", C " << C << ", inner " << inner;
               if (C > 1) {
@@ -69,7 +69,7 @@ TEST(IndexMath, ChannelWalkAdvancesByTheGridStride) {
   // 64-bit positions: the stride and the start beyond 2^32
   const std::int64_t C = 3, inner = 1000003, E = (std::int64_t{1} << 33) + 12345;
   ChannelWalk w((std::int64_t{1} << 34) + 7, C, inner, false);
-  const ChannelWalk::Stride step(E, C, inner, false);
+  const ChannelWalk step(E, C, inner, false);
   for (std::int64_t e = (std::int64_t{1} << 34) + 7, k = 0; k < 100; ++k, e += E, w.advance(step)) {
     ASSERT_EQ(w.c, (e / inner) % C) << e;
     ASSERT_EQ(w.r, e % inner) << e;

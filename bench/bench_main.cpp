@@ -243,7 +243,7 @@ void register_fused(bool gpu, std::int64_t n) {
 /// every one: PReLU channels-last and channels-first, bias + gelu backward with dbias at 8192 x 1024
 /// and 65536 x 64, softmax rows of 1..32 columns, softmax over a middle axis ([1, 32768, 8],
 /// [64, 4096, 64]), one softmax row of 2^20, accumulation (beta = 1) forward and backward, and a
-/// SwiGLU with odd cols (the value half starts off a 16-byte boundary). n elements per case (one
+/// SwiGLU and bias + gelu with odd cols (the value half starts off a 16-byte boundary). n elements per case (one
 /// row of 2^20 and the middle-axis shapes are fixed). Named targeted/<backend>/<case>/<dtype>; GB/s
 /// counts the bytes each call must move.
 void register_targeted(bool gpu, std::int64_t n) {
@@ -272,6 +272,12 @@ void register_targeted(bool gpu, std::int64_t n) {
     cases.push_back({"bias_gelu_bwd_dbias_" + std::to_string(rows) + "x" + std::to_string(cols), n, 3 * n,
                      [=](DType dt, Backend be, void* const* b) {
                        actk::bias_act_backward(Op::gelu, dt, b[0], b[3], b[1], b[2], b[4], rows, cols, {}, be);
+                     }});
+  }
+  {  // odd cols: the vector body with the bias read per element (a vector may span two rows)
+    const std::int64_t cols = 4095, rows = n / 4096;
+    cases.push_back({"bias_gelu_fwd_odd_cols_4095", rows * cols, 2 * rows * cols, [=](DType dt, Backend be, void* const* b) {
+                       actk::bias_act_forward(Op::gelu, dt, b[0], b[3], b[2], rows, cols, {}, nullptr, be);
                      }});
   }
   for (std::int64_t cols : {1, 2, 4, 8, 16, 24, 32})

@@ -41,11 +41,14 @@ struct PreluCall {
   std::size_t workspace_bytes;
 };
 
-/// Blocks per channel of the GPU's first dalpha stage: a function of the shape only, so the
-/// summation order (and so the bits) is the same every run.
+/// Partial sums per channel of the GPU's first dalpha stage (the workspace holds channels x this
+/// many doubles): a function of the shape only, so the summation order (and so the bits) is the
+/// same every run. One partial per 512 of a channel's elements, at most 1024: enough blocks to fill
+/// an H100 for every channel count (channels-first: channels x partials blocks; channels-last:
+/// column tiles x partials blocks, see kernels/prelu.cu).
 inline std::int64_t prelu_partials_per_channel(std::int64_t n, std::int64_t channels) {
   const std::int64_t per = channels > 0 ? n / channels : 0;
-  const std::int64_t b = per / 65536 + (per % 65536 > 0);  // ceil without per + 65535 (overflows near INT64_MAX)
+  const std::int64_t b = per / 512 + (per % 512 > 0);  // ceil without per + 511 (overflows near INT64_MAX)
   return b < 1 ? 1 : (b > 1024 ? 1024 : b);
 }
 

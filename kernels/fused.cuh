@@ -5,11 +5,18 @@
 // beta * out; beta = 0 never reads out).
 // One pass over memory each; the element math is the op list's functors, in float (double for
 // float64).
-//   - vectorized kernels (16-byte loads and stores, kUnroll vectors in flight per thread, as the
-//     element-wise launcher) when every row is made of whole vectors: cols (and the gated input's
-//     row stride) a multiple of the vector width and every pointer 16-byte aligned; a vector then
-//     never straddles two rows, so its bias (or its gate/value position) is one vector too;
-//   - grid-stride scalar kernels otherwise (any shape, any element alignment).
+//   - bias + activation (forward; backward without dbias): x, y, pre and dy are flat [rows, cols]
+//     arrays, so as the element-wise launcher, when they share their offset from a 16-byte
+//     boundary, a scalar head brings them to it, 16-byte vectors (kUnroll in flight per thread)
+//     cover the body and a scalar tail finishes: any cols, any common offset. A vector's bias is
+//     one vector when it cannot straddle a row (cols a multiple of the width, no head, bias
+//     aligned), else its elements are read one by one (the bias is small: L1/L2 hits);
+//   - backward with dbias: column tiles, vectorized when cols is a multiple of the width and x,
+//     dy, dx are aligned;
+//   - gated: vectorized when every row is made of whole vectors (cols and the inputs' row stride
+//     multiples of the width, every pointer aligned; a vector never straddles two rows);
+//   - grid-stride scalar kernels otherwise (any shape, any element alignment), walking (row,
+//     column) by the grid stride (kernels/index_math.h's RowWalk) instead of dividing per element.
 // Row/column of a flat index: 32-bit division when the tensor has fewer than 2^32 elements.
 #pragma once
 
@@ -23,29 +30,26 @@ namespace actk {
 namespace detail {
 
 
-template <class Fn, class S>
+/// Bias + activation, any alignment: forward y = f(x + b) (pre = x + b on request), or backward
+/// dx = f'(x + b) dy; the bias column walked by the grid stride.
+template <class Fn, class S, bool kBackward>
 __global__ void __launch_bounds__(kThreads)
-    bias_fwd_kernel(const S* x, const S* bias, S* y, S* pre, std::int64_t n, std::int64_t cols, P<typename Compute<S>::type> p,
-                    BlendT<typename Compute<S>::type> bl) {
+    bias_scalar(const S* x, const S* bias, const S* dy, S* out, S* pre, std::int64_t n, std::int64_t cols, bool small,
+                P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
-    const T z = dload(x[i]) + (bias ? dload(bias[i % cols]) : T(0));
-    const S r = finish<S>(Fn::forward(z, p), bl, y + i);
-    if (pre) pre[i] = dstore<S>(z);
-    y[i] = r;
-  }
-}
-
-template <class Fn, class S>
-__global__ void __launch_bounds__(kThreads)
-    bias_bwd_kernel(const S* x, const S* bias, const S* dy, S* dx, std::int64_t n, std::int64_t cols,
-                    P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
-  using T = typename Compute<S>::type;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
-    const T z = dload(x[i]) + (bias ? dload(bias[i % cols]) : T(0));
-    dx[i] = finish<S>(Fn::backward_from_input(z, dload(dy[i]), p), bl, dx + i);
+  const std::int64_t tid = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  const RowWalk by(stride, cols, small);
+  RowWalk w(tid, cols, small);
+  for (std::int64_t i = tid; i < n; i += stride, w.advance(by, cols)) {
+    const T z = dload(x[i]) + (bias ? dload(bias[w.c]) : T(0));
+    if constexpr (kBackward) {
+      out[i] = finish<S>(Fn::backward_from_input(z, dload(dy[i]), p), bl, out + i);
+    } else {
+      const S r = finish<S>(Fn::forward(z, p), bl, out + i);
+      if (pre) pre[i] = dstore<S>(z);
+      out[i] = r;
+    }
   }
 }
 
@@ -130,12 +134,15 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class Fn, class S>
 __global__ void __launch_bounds__(kThreads)
-    gated_kernel(const S* gate, const S* value, std::int64_t stride, const S* dy, S* out, S* out2, std::int64_t n,
-                 std::int64_t cols, bool backward, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
+    gated_kernel(const S* gate, const S* value, std::int64_t stride_in, const S* dy, S* out, S* out2, std::int64_t n,
+                 std::int64_t cols, bool small, bool backward, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
-  for (std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; o < n;
-       o += static_cast<std::int64_t>(gridDim.x) * kThreads) {
-    const std::int64_t i = (o / cols) * stride + o % cols;
+  const std::int64_t tid = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  const RowWalk by(stride, cols, small);
+  RowWalk w(tid, cols, small);
+  for (std::int64_t o = tid; o < n; o += stride, w.advance(by, cols)) {
+    const std::int64_t i = w.r * stride_in + w.c;
     const T g = dload(gate[i]), v = dload(value[i]);
     if (!backward) {
       out[o] = finish<S>(Fn::forward(g, p) * v, bl, out + o);
@@ -153,14 +160,18 @@ __global__ void __launch_bounds__(kThreads)
 
 
 /// Bias + activation, vectorized, U vectors deep: forward y = f(x + b) (pre = x + b on request),
-/// or backward dx = f'(x + b) dy. The bias of vector i is the vector at its column. kBlend (beta
-/// != 0): the old output is loaded with the inputs, one vector deep (see vec_steps in
-/// elementwise.cuh: accumulation no longer waits on one serial round trip per vector, and the
-/// kernel's registers are the plain path's).
+/// or backward dx = f'(x + b) dy, over the vectors [0, nvec) that start at flat element `head`.
+/// The bias of vector i: the vector at its column when `vec_bias` (it cannot straddle a row),
+/// else its N elements one by one, the column wrapping at the row's end. kBlend (beta != 0): the
+/// old output is loaded with the inputs, one vector deep (see vec_steps in elementwise.cuh:
+/// accumulation no longer waits on one serial round trip per vector, and the kernel's registers
+/// are the plain path's).
 template <int U, bool kBlend, bool kBackward, class Fn, class S, class T>
-__device__ __forceinline__ void bias_steps(const Vec<S>* vx, const Vec<S>* vb, const Vec<S>* vg, Vec<S>* vout, Vec<S>* vpre,
-                                           std::int64_t nvec, std::int64_t cols, bool small, const P<T>& p, const BlendT<T>& bl) {
+__device__ __forceinline__ void bias_steps(const Vec<S>* vx, const S* bias, bool vec_bias, const Vec<S>* vg, Vec<S>* vout,
+                                           Vec<S>* vpre, std::int64_t nvec, std::int64_t head, std::int64_t cols, bool small,
+                                           const P<T>& p, const BlendT<T>& bl) {
   constexpr int N = Vec<S>::N;
+  const auto* vb = reinterpret_cast<const Vec<S>*>(bias);
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
   for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; base < nvec; base += stride * U) {
     Vec<S> a[U], b[U], g[U], o[U];
@@ -171,10 +182,18 @@ __device__ __forceinline__ void bias_steps(const Vec<S>* vx, const Vec<S>* vb, c
         a[u] = vx[i];
         if constexpr (kBackward) g[u] = vg[i];
         if constexpr (kBlend) o[u] = vout[i];
-        if (vb) {
+        if (bias) {
           std::int64_t r, c;
-          row_col(i * N, cols, small, r, c);
-          b[u] = vb[c / N];
+          row_col(head + i * N, cols, small, r, c);
+          if (vec_bias) {
+            b[u] = vb[c / N];
+          } else {
+#pragma unroll
+            for (int k = 0; k < N; ++k) {
+              b[u].v[k] = bias[c];
+              if (++c == cols) c = 0;
+            }
+          }
         }
       }
     }
@@ -185,7 +204,7 @@ __device__ __forceinline__ void bias_steps(const Vec<S>* vx, const Vec<S>* vb, c
         Vec<S> z;
 #pragma unroll
         for (int k = 0; k < N; ++k) {
-          const T zk = dload(a[u].v[k]) + (vb ? dload(b[u].v[k]) : T(0));
+          const T zk = dload(a[u].v[k]) + (bias ? dload(b[u].v[k]) : T(0));
           T r;
           if constexpr (kBackward) {
             r = Fn::backward_from_input(zk, dload(g[u].v[k]), p);
@@ -206,18 +225,36 @@ __device__ __forceinline__ void bias_steps(const Vec<S>* vx, const Vec<S>* vb, c
   }
 }
 
+/// Bias + activation over flat arrays that share their offset from a 16-byte boundary: elements
+/// [0, head) and [tail, n) one per thread, the vectors over [head, tail).
 template <class Fn, class S, bool kBackward>
 __global__ void __launch_bounds__(kThreads)
-    bias_vec(const S* x, const S* bias, const S* dy, S* out, S* pre, std::int64_t nvec, std::int64_t cols, bool small,
-             P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
+    bias_vec(const S* x, const S* bias, const S* dy, S* out, S* pre, std::int64_t n, std::int64_t head, std::int64_t tail,
+             std::int64_t cols, bool small, bool vec_bias, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
   using T = typename Compute<S>::type;
-  const auto* vx = reinterpret_cast<const Vec<S>*>(x);
-  const auto* vb = reinterpret_cast<const Vec<S>*>(bias);
-  const auto* vg = reinterpret_cast<const Vec<S>*>(dy);
-  auto* vout = reinterpret_cast<Vec<S>*>(out);
-  auto* vpre = reinterpret_cast<Vec<S>*>(pre);
-  if (bl.beta != T(0)) bias_steps<1, true, kBackward, Fn>(vx, vb, vg, vout, vpre, nvec, cols, small, p, bl);  // uniform
-  else bias_steps<kUnroll, false, kBackward, Fn>(vx, vb, vg, vout, vpre, nvec, cols, small, p, bl);
+  constexpr int N = Vec<S>::N;
+  const std::int64_t tid = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  auto one = [&](std::int64_t e) {  // a head or tail element
+    std::int64_t r, c;
+    row_col(e, cols, small, r, c);
+    const T z = dload(x[e]) + (bias ? dload(bias[c]) : T(0));
+    if constexpr (kBackward) {
+      out[e] = finish<S>(Fn::backward_from_input(z, dload(dy[e]), p), bl, out + e);
+    } else {
+      const S y = finish<S>(Fn::forward(z, p), bl, out + e);
+      if (pre) pre[e] = dstore<S>(z);
+      out[e] = y;
+    }
+  };
+  if (tid < head) one(tid);
+  if (tid < n - tail) one(tail + tid);
+  const auto* vx = reinterpret_cast<const Vec<S>*>(x + head);
+  const auto* vg = reinterpret_cast<const Vec<S>*>(kBackward ? dy + head : dy);
+  auto* vout = reinterpret_cast<Vec<S>*>(out + head);
+  auto* vpre = reinterpret_cast<Vec<S>*>(pre ? pre + head : nullptr);
+  const std::int64_t nvec = (tail - head) / N;
+  if (bl.beta != T(0)) bias_steps<1, true, kBackward, Fn>(vx, bias, vec_bias, vg, vout, vpre, nvec, head, cols, small, p, bl);  // uniform
+  else bias_steps<kUnroll, false, kBackward, Fn>(vx, bias, vec_bias, vg, vout, vpre, nvec, head, cols, small, p, bl);
 }
 
 /// Gated, vectorized, U vectors deep: output vector o covers elements [o N, o N + N) of row r; its
@@ -316,6 +353,22 @@ template <class S> struct FusedLaunch {
         small(n < (std::int64_t{1} << 32)) {}  // flat indices and cols fit in 32 bits
   /// Every pointer 16-byte aligned (null: not used).
   template <class... Q> static bool aligned(const Q*... q) { return ((q == nullptr || misalign(q) == 0) && ...); }
+  /// Flat arrays that share their offset from a 16-byte boundary (null: not used; the offset a
+  /// whole number of elements): the vectors of [head, tail) are aligned in every one.
+  struct Body {
+    bool ok = false;
+    std::int64_t head = 0, tail = 0;
+  };
+  template <class... Q> Body body(const S* first, const Q*... q) const {
+    Body b;
+    const std::uintptr_t m = misalign(first);
+    b.ok = m % sizeof(S) == 0 && ((q == nullptr || misalign(q) == m) && ...);
+    if (!b.ok) return b;
+    b.head = m == 0 ? 0 : static_cast<std::int64_t>((16 - m) / sizeof(S));
+    if (b.head > n) b.head = n;
+    b.tail = b.head + (n - b.head) / N * N;
+    return b;
+  }
 };
 
 template <class Fn, class S> void launch_fused(const BiasActForwardCall& c) {
@@ -324,10 +377,15 @@ template <class Fn, class S> void launch_fused(const BiasActForwardCall& c) {
   const auto* b = static_cast<const S*>(c.bias);
   auto* y = static_cast<S*>(c.y);
   auto* pre = static_cast<S*>(c.pre);
-  if (L.whole_vectors && L.aligned(x, b, y, pre))
-    bias_vec<Fn, S, false><<<grid_for<bias_vec<Fn, S, false>>(L.vwork), kThreads, 0, L.s>>>(x, b, nullptr, y, pre, L.nvec, c.cols,
-                                                                                           L.small, L.p, L.bl);
-  else bias_fwd_kernel<Fn, S><<<grid_for<bias_fwd_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(x, b, y, pre, L.n, c.cols, L.p, L.bl);
+  if (const auto body = L.body(x, y, pre); body.ok) {
+    const bool vec_bias = body.head == 0 && L.whole_vectors && L.aligned(b);
+    const std::int64_t work = ((body.tail - body.head) / L.N + kUnroll - 1) / kUnroll;
+    bias_vec<Fn, S, false><<<grid_for<bias_vec<Fn, S, false>>(work), kThreads, 0, L.s>>>(x, b, nullptr, y, pre, L.n, body.head, body.tail,
+                                                                                         c.cols, L.small, vec_bias, L.p, L.bl);
+  } else {
+    bias_scalar<Fn, S, false><<<grid_for<bias_scalar<Fn, S, false>>(L.n), kThreads, 0, L.s>>>(x, b, nullptr, y, pre, L.n, c.cols, L.small,
+                                                                                               L.p, L.bl);
+  }
   check_launch("fused kernel", c.call);
 }
 
@@ -340,10 +398,15 @@ template <class Fn, class S> void launch_fused(const BiasActBackwardCall& c) {
   auto* dx = static_cast<S*>(c.dx);
   if (c.dbias == nullptr) {
     if (L.n == 0) return;
-    if (L.whole_vectors && L.aligned(x, b, dy, dx))
-      bias_vec<Fn, S, true><<<grid_for<bias_vec<Fn, S, true>>(L.vwork), kThreads, 0, L.s>>>(x, b, dy, dx, nullptr, L.nvec, c.cols,
-                                                                                           L.small, L.p, L.bl);
-    else bias_bwd_kernel<Fn, S><<<grid_for<bias_bwd_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(x, b, dy, dx, L.n, c.cols, L.p, L.bl);
+    if (const auto body = L.body(x, dy, dx); body.ok) {
+      const bool vec_bias = body.head == 0 && L.whole_vectors && L.aligned(b);
+      const std::int64_t work = ((body.tail - body.head) / N + kUnroll - 1) / kUnroll;
+      bias_vec<Fn, S, true><<<grid_for<bias_vec<Fn, S, true>>(work), kThreads, 0, L.s>>>(x, b, dy, dx, nullptr, L.n, body.head, body.tail,
+                                                                                         c.cols, L.small, vec_bias, L.p, L.bl);
+    } else {
+      bias_scalar<Fn, S, true><<<grid_for<bias_scalar<Fn, S, true>>(L.n), kThreads, 0, L.s>>>(x, b, dy, dx, nullptr, L.n, c.cols, L.small,
+                                                                                             L.p, L.bl);
+    }
     check_launch("fused kernel", c.call);
     return;
   }
@@ -380,7 +443,7 @@ template <class Fn, class S> void launch_fused(const GatedForwardCall& c) {
                                                                                              L.nvec, c.cols, L.small, L.p, L.bl);
   else
     gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, nullptr, y, nullptr, L.n, c.cols,
-                                                                                 false, L.p, L.bl);
+                                                                                 L.small, false, L.p, L.bl);
   check_launch("fused kernel", c.call);
 }
 
@@ -395,8 +458,8 @@ template <class Fn, class S> void launch_fused(const GatedBackwardCall& c) {
     gated_vec<Fn, S, true><<<grid_for<gated_vec<Fn, S, true>>(L.vwork), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.nvec,
                                                                                            c.cols, L.small, L.p, L.bl);
   else
-    gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.n, c.cols, true,
-                                                                                 L.p, L.bl);
+    gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.n, c.cols, L.small,
+                                                                                 true, L.p, L.bl);
   check_launch("fused kernel", c.call);
 }
 

@@ -22,6 +22,20 @@ ACTK_HD void row_col(std::int64_t e, std::int64_t cols, bool small, std::int64_t
   }
 }
 
+/// Row and column of flat elements e, e + E, e + 2E, ... of a [rows, cols] tensor, as a grid-stride
+/// loop visits them: one division pair where the walk starts and one for the stride (row_col's
+/// 32-bit form when `small`), none per step.
+struct RowWalk {
+  std::int64_t r, c;
+  ACTK_HD RowWalk(std::int64_t e, std::int64_t cols, bool small) : r(0), c(0) { row_col(e, cols, small, r, c); }
+  /// Moves to e + E, given the walk built at E itself.
+  ACTK_HD void advance(const RowWalk& by, std::int64_t cols) {
+    r += by.r;
+    c += by.c;  // both < cols
+    if (c >= cols) c -= cols, ++r;
+  }
+};
+
 /// Walks the channels of consecutive flat elements of an [outer, channels, inner] tensor: built at
 /// element e with one division pair (32-bit when `small`: the tensor has fewer than 2^32 elements),
 /// then step() moves to e + 1 with no division. c is the channel, r the place in its inner run.

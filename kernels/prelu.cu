@@ -1,10 +1,11 @@
 // kernels/prelu.cu: PReLU with alpha per channel on the GPU: forward element-wise; backward dx
 // element-wise plus dalpha reduced per channel in two fixed-order stages (bitwise reproducible
-// without float atomics).
+// without float atomics): channel-major blocks, or column tiles when channels are last (inner = 1).
 #include <cub/block/block_reduce.cuh>
 
 #include <type_traits>
 
+#include "host/fused.h"  // dbias_row_lanes: the column-tile shape the channels-last dalpha shares
 #include "kernels/elementwise.cuh"
 #include "kernels/index_math.h"
 
@@ -102,12 +103,50 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
-// dalpha, stage 2: block c sums its channel's partials in a fixed order and rounds once.
+// dalpha, stage 1, channels last (inner = 1, channels > 1): the tensor is [per, channels] and
+// channel c is column c; the channel-major kernel above would read it with a stride of `channels`
+// elements between neighbouring threads. Here block (tile, chunk) covers a tile of columns
+// (neighbouring threads, neighbouring columns: coalesced) and chunk `chunk` of the rows; a thread
+// owns one column and one of `lanes` row lanes (lane l: rows l, l + lanes, ... of the chunk, in
+// order; dbias_row_lanes's shape); the lanes are added in order: partial[chunk * channels + c].
 template <class S>
 __global__ void __launch_bounds__(kThreads)
-    prelu_dalpha_final(const double* __restrict__ partial, S* dalpha, std::int64_t blocks_per_channel) {
+    prelu_dalpha_partial_last(const S* __restrict__ x, const S* __restrict__ dy, double* partial, std::int64_t per,
+                              std::int64_t channels, std::int64_t chunks, int lanes) {
+  using T = typename Compute<S>::type;
+  const int col_lanes = kThreads / lanes;
+  const std::int64_t tiles = (channels + col_lanes - 1) / col_lanes;
+  const std::int64_t tile = blockIdx.x % tiles, chunk = blockIdx.x / tiles;
+  const int cl = static_cast<int>(threadIdx.x) % col_lanes, rl = static_cast<int>(threadIdx.x) / col_lanes;
+  const std::int64_t c = tile * col_lanes + cl;
+  const std::int64_t rows_per = (per + chunks - 1) / chunks, r0 = chunk * rows_per, r1 = r0 + rows_per < per ? r0 + rows_per : per;
   double s = 0;
-  for (std::int64_t b = threadIdx.x; b < blocks_per_channel; b += blockDim.x) s += partial[blockIdx.x * blocks_per_channel + b];
+  if (c < channels) {
+#pragma unroll 4
+    for (std::int64_t r = r0 + rl; r < r1; r += lanes) {
+      const std::int64_t i = r * channels + c;
+      const T xv = dload(x[i]);
+      s += xv > T(0) ? 0.0 : static_cast<double>(xv) * static_cast<double>(dload(dy[i]));  // NaN x: NaN
+    }
+  }
+  __shared__ double red[kThreads];
+  red[threadIdx.x] = s;
+  __syncthreads();
+  if (rl == 0 && c < channels) {
+    double t = 0;
+    for (int l = 0; l < lanes; ++l) t += red[l * col_lanes + cl];
+    partial[chunk * channels + c] = t;
+  }
+}
+
+// dalpha, stage 2: block c sums its channel's `count` partials (partial[c * cstride + k * kstride])
+// in a fixed order and rounds once.
+template <class S>
+__global__ void __launch_bounds__(kThreads)
+    prelu_dalpha_final(const double* __restrict__ partial, S* dalpha, std::int64_t count, std::int64_t cstride,
+                       std::int64_t kstride) {
+  double s = 0;
+  for (std::int64_t b = threadIdx.x; b < count; b += blockDim.x) s += partial[blockIdx.x * cstride + b * kstride];
   using Reduce = cub::BlockReduce<double, kThreads>;
   __shared__ typename Reduce::TempStorage tmp;
   const double total = Reduce(tmp).Sum(s);
@@ -116,6 +155,19 @@ __global__ void __launch_bounds__(kThreads)
     else if constexpr (std::is_same_v<S, float>) dalpha[blockIdx.x] = static_cast<float>(total);
     else dalpha[blockIdx.x] = S(total);  // actk's 16-bit types round a double once, as the CPU does
   }
+}
+
+/// Slices per channel of the channel-major dalpha stage (a function of the shape only; at most B,
+/// the workspace's partials per channel): about 1,024 blocks in all where the channels allow,
+/// slices of 4,096 to 16,384 elements (the workspace's one partial per 512 elements suits the
+/// column tiles of channels-last, whose blocks cover many channels at once).
+std::int64_t channel_major_partials(std::int64_t per, std::int64_t C, std::int64_t B) {
+  const std::int64_t big = per / 16384 + (per % 16384 > 0);
+  const std::int64_t fill_blocks = 1024 / C + (1024 % C > 0), fill_len = per / 4096 + (per % 4096 > 0);
+  const std::int64_t fill = fill_blocks < fill_len ? fill_blocks : fill_len;
+  std::int64_t b = big > fill ? big : fill;
+  if (b > B) b = B;
+  return b < 1 ? 1 : b;
 }
 
 void check_cuda(cudaError_t e, const char* what) {
@@ -142,8 +194,17 @@ template <class S> void prelu_typed(const PreluCall& c) {
     const std::size_t bytes = static_cast<std::size_t>(C * B) * sizeof(double);
     Scratch scratch(c.workspace, bytes, s, "prelu_backward");
     void* ws = scratch.ptr;
-    prelu_dalpha_partial<S><<<static_cast<unsigned>(C * B), kThreads, 0, s>>>(x, dy, static_cast<double*>(ws), per, C, inner, B);
-    prelu_dalpha_final<S><<<static_cast<unsigned>(C), kThreads, 0, s>>>(static_cast<const double*>(ws), static_cast<S*>(c.dalpha), B);
+    auto* partial = static_cast<double*>(ws);
+    if (inner == 1 && C > 1) {  // channels last: coalesced column tiles
+      const int lanes = dbias_row_lanes(C);
+      const std::int64_t tiles = (C + kThreads / lanes - 1) / (kThreads / lanes);
+      prelu_dalpha_partial_last<S><<<static_cast<unsigned>(tiles * B), kThreads, 0, s>>>(x, dy, partial, per, C, B, lanes);
+      prelu_dalpha_final<S><<<static_cast<unsigned>(C), kThreads, 0, s>>>(partial, static_cast<S*>(c.dalpha), B, 1, C);
+    } else {  // channel-major: fewer, longer slices than the workspace allows (a block's slice >= 4096 elements)
+      const std::int64_t Bc = channel_major_partials(per, C, B);
+      prelu_dalpha_partial<S><<<static_cast<unsigned>(C * Bc), kThreads, 0, s>>>(x, dy, partial, per, C, inner, Bc);
+      prelu_dalpha_final<S><<<static_cast<unsigned>(C), kThreads, 0, s>>>(partial, static_cast<S*>(c.dalpha), Bc, Bc, 1);
+    }
     check_cuda(cudaGetLastError(), "the dalpha kernels");
   }
   if (c.n > 0) {

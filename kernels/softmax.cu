@@ -10,11 +10,11 @@ namespace {
 template <class S> void softmax_typed(const SoftmaxCall& c) {
   cudaStream_t s = static_cast<cudaStream_t>(c.stream);
   const char* call = c.backward ? "softmax_backward" : "softmax_forward";
-  if (c.inner > 1) return softmax_strided<S>(c, s, call);
+  if (c.inner > 1) return softmax_axis<S>(c, s, call);
   if (c.axis <= 1024) return softmax_short_rows<S>(c, s, call);
   const int dev = current_device(), sms = device_attr<cudaDevAttrMultiProcessorCount>(dev);  // once per call
   if (softmax_slice_rows<S>(c, s, call, dev, sms)) return;
-  softmax_long_rows<S>(c, s, call);
+  softmax_axis<S>(c, s, call);
 }
 
 }  // namespace

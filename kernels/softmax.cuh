@@ -16,22 +16,25 @@
 //                              memory, and the blocks exchange their slice statistics through
 //                              distributed shared memory (cluster.map_shared_rank); one read
 //   below sm_90: rows that fit in one block's whole shared memory take the slice kernel alone
-//   beyond that                forward: block per row, online (max, sum) in one pass (Milakov &
-//                              Gimelshein 2018), then a write pass: two reads; backward: a sum
-//                              pass and a write pass
-//   inner > 1                  a thread per (outer, inner) column, online pass + write pass;
-//                              neighbouring threads read neighbouring addresses (coalesced)
+//   beyond that, and          blocks of w columns x lanes along the axis (coalesced for any
+//   inner > 1 (middle axis)    inner); forward: online (max, sum) (Milakov & Gimelshein 2018),
+//                              then a write pass: two reads; backward: a sum pass and a write
+//                              pass. Too few (outer, column tile) pairs to fill the GPU (one
+//                              long row, [1, 32768, 8]): the axis is split across blocks, each
+//                              segment's statistics stored, then merged in a fixed order
+//                              (kernels/axis_split.h: a function of the shape only)
 // Backward: dx = y (dy - sum(dy y)); log: dx = dy - exp(y) sum(dy).
 // Row statistics are (m, k, r): the max, how many elements equal it, and the sum of e^(x - m)
 // over the others; the softmax denominator is k + r, and log-softmax subtracts log1p((k-1) + r),
 // which keeps outputs near 0 (a dominant logit) accurate to a few ulp instead of carrying the
 // float sum's ~2^-24 absolute rounding.
 // Accumulation in float (double for float64). NaN or +inf in a row gives NaN; an all -inf row
+// (fully masked) gives NaN, or zeros (log-softmax: -inf) with the masked-rows flag.
 //
 // Files: this header (the row statistics and reductions every path shares, and the path
 // launchers' declarations), kernels/softmax_rows.cu (rows of <= 1024 columns: lane groups and a
 // warp per row), kernels/softmax_slice.cu (a block or a cluster per row, the row in shared
-// memory), kernels/softmax_long.cu (two passes over longer rows, and the middle-axis kernels),
+// memory), kernels/softmax_long.cu (longer rows and middle axes, split across blocks),
 // kernels/softmax.cu (the choice of path).
 #pragma once
 
@@ -153,10 +156,10 @@ template <class S> void softmax_short_rows(const SoftmaxCall& c, cudaStream_t s,
 /// Rows of the last axis cached on chip by a block or a cluster, if the row fits: returns false
 /// when it does not (kernels/softmax_slice.cu).
 template <class S> bool softmax_slice_rows(const SoftmaxCall& c, cudaStream_t s, const char* call, int dev, int sms);
-/// Rows of the last axis too long for shared memory: two passes (kernels/softmax_long.cu).
-template <class S> void softmax_long_rows(const SoftmaxCall& c, cudaStream_t s, const char* call);
-/// A middle axis ([outer, axis, inner], inner > 1): a thread per column (kernels/softmax_long.cu).
-template <class S> void softmax_strided(const SoftmaxCall& c, cudaStream_t s, const char* call);
+/// Rows too long for shared memory, and a middle axis ([outer, axis, inner], inner > 1): blocks of
+/// columns x lanes along the axis, the axis split across blocks when too few blocks would run
+/// (kernels/softmax_long.cu).
+template <class S> void softmax_axis(const SoftmaxCall& c, cudaStream_t s, const char* call);
 
 }  // namespace detail
 }  // namespace actk

@@ -36,8 +36,6 @@ EXCEPTIONS = [
     (("actk::ops::Sine",), 32, "sinf/cosf reduce |x| > 105615 by Payne-Hanek with a small local array (that path only)"),
     (("softmax_slice_",), 32,
      "__launch_bounds__(512, 2) caps the slice kernels at 64 registers; some variants spill 4-28 bytes"),
-    (("softmax_strided_fwd<float>",), 8,
-     "spills 8 bytes at 40 registers (ptxas's choice; not investigated yet: issue #14 item 9 rewrites this kernel)"),
 ]
 
 

@@ -131,6 +131,9 @@ enum SoftmaxFlags : unsigned {
 
 /// Softmax / log-softmax over the middle axis of [outer, axis, inner] (see actk_c.h for the
 /// semantics); the last axis of [rows, cols] is outer = rows, axis = cols, inner = 1.
+/// On the GPU, a middle axis or a row too long to cache on chip that is split across blocks takes
+/// its segment statistics (at most about 1.5 MB) from the stream-ordered pool (cudaMallocAsync;
+/// cudaMalloc where the device has no pools); every other softmax call allocates nothing.
 ACTK_API void softmax_forward(DType dtype, const void* x, void* y, std::int64_t outer, std::int64_t axis,
                               std::int64_t inner = 1, unsigned flags = softmax_plain,
                               Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});

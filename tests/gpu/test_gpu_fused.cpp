@@ -15,11 +15,15 @@ using namespace actk_test;
 using actk::Backend;
 using actk::DType;
 
-/// Every fused op on the GPU against the CPU reference for one shape, every device pointer `off`
-/// elements past a 16-byte boundary (off = 0 and cols a multiple of the vector width: the
-/// vectorized kernels; otherwise the scalar ones).
+/// Every fused op on the GPU against the CPU reference for one shape, every device input `off`
+/// elements past a 16-byte boundary and every output `out_off` (default: off). Bias + act: inputs
+/// and outputs at one offset take the vectorized kernel (a scalar head and tail when off != 0;
+/// the bias a vector when off = 0 and cols is a multiple of the width, else per element); different
+/// offsets take the scalar kernel. Gated: off = 0 and cols a multiple of the width vectorize.
 /// Returns what the GPU wrote (y, dx, dbias, pre, gated y, gated grads), to compare paths.
-template <class S> std::vector<std::vector<S>> fused_case(Op op, std::int64_t rows, std::int64_t cols, std::size_t off = 0) {
+template <class S>
+std::vector<std::vector<S>> fused_case(Op op, std::int64_t rows, std::int64_t cols, std::size_t off = 0, std::size_t out_off = ~std::size_t{0}) {
+  if (out_off == ~std::size_t{0}) out_off = off;
   const std::int64_t n = rows * cols;
   const std::size_t un = static_cast<std::size_t>(n), ucols = static_cast<std::size_t>(cols);
   const DType dt = actk::dtype_of<S>::value;
@@ -31,9 +35,9 @@ template <class S> std::vector<std::vector<S>> fused_case(Op op, std::int64_t ro
   actk::bias_act_forward(op, dt, x.data(), b.data(), y_ref.data(), rows, cols, {}, pre_ref.data(), Backend::cpu, nullptr, blend);
   actk::bias_act_backward(op, dt, x.data(), b.data(), dy.data(), dx_ref.data(), db_ref.data(), rows, cols, {}, Backend::cpu, nullptr,
                           blend);
-  DeviceBuffer<S> dX = device_copy(x, off), dB = device_copy(b, off), dDY = device_copy(dy, off), dY = device_copy(y0, off),
-                  dDX = device_copy(y0, off), dDB = device_copy(finite_data<S>(ucols, 76), off),
-                  dPRE = device_copy(finite_data<S>(un, 77), off);  // poisoned: must be written
+  DeviceBuffer<S> dX = device_copy(x, off), dB = device_copy(b, off), dDY = device_copy(dy, off), dY = device_copy(y0, out_off),
+                  dDX = device_copy(y0, out_off), dDB = device_copy(finite_data<S>(ucols, 76), out_off),
+                  dPRE = device_copy(finite_data<S>(un, 77), out_off);  // poisoned: must be written
   actk::bias_act_forward(op, dt, dX.get(), dB.get(), dY.get(), rows, cols, {}, dPRE.get(), Backend::automatic, nullptr, blend);
   actk::bias_act_backward(op, dt, dX.get(), dB.get(), dDY.get(), dDX.get(), dDB.get(), rows, cols, {}, Backend::automatic, nullptr,
                           blend);
@@ -68,7 +72,7 @@ template <class S> std::vector<std::vector<S>> fused_case(Op op, std::int64_t ro
   actk::gated_forward(op, dt, cat.data(), cat.data() + cols, 2 * cols, gy_ref.data(), rows, cols, {}, Backend::cpu, nullptr, blend);
   actk::gated_backward(op, dt, cat.data(), cat.data() + cols, 2 * cols, dy.data(), gcat_ref.data(), gcat_ref.data() + cols, rows,
                        cols, {}, Backend::cpu);
-  DeviceBuffer<S> dCAT = device_copy(cat, off), dGY = device_copy(y0, off);
+  DeviceBuffer<S> dCAT = device_copy(cat, off), dGY = device_copy(y0, out_off);
   actk::gated_forward(op, dt, dCAT.get(), dCAT.get() + cols, 2 * cols, dGY.get(), rows, cols, {}, Backend::automatic, nullptr, blend);
   actk::gated_backward(op, dt, dCAT.get(), dCAT.get() + cols, 2 * cols, dDY.get(), dCAT.get(), dCAT.get() + cols, rows, cols);
   const auto gy = dGY.download(un), gcat = dCAT.download(2 * un);
@@ -82,7 +86,7 @@ template <class S> std::vector<std::vector<S>> fused_case(Op op, std::int64_t ro
   std::vector<S> gb_ref = old;
   actk::gated_backward(op, dt, cat.data(), cat.data() + cols, 2 * cols, dy.data(), gb_ref.data(), gb_ref.data() + cols, rows,
                        cols, {}, Backend::cpu, nullptr, blend);
-  DeviceBuffer<S> dCAT2 = device_copy(cat, off), dGB = device_copy(old, off);
+  DeviceBuffer<S> dCAT2 = device_copy(cat, off), dGB = device_copy(old, out_off);
   actk::gated_backward(op, dt, dCAT2.get(), dCAT2.get() + cols, 2 * cols, dDY.get(), dGB.get(), dGB.get() + cols, rows, cols, {},
                        Backend::automatic, nullptr, blend);
   const auto gb = dGB.download(2 * un);
@@ -104,16 +108,19 @@ TEST(CudaFused, BiasActAndGatedMatchTheCpu) {
   }
 }
 
-// Whole 16-byte vectors per row: the vectorized kernels (bias, gated with a 2*cols row stride,
-// blending, in place), and the same shapes misaligned by one element (the scalar kernels).
-// Both must give the same bits: the vectorized kernels do the scalar ones' float math.
+// The same shape through each path: whole 16-byte vectors per row (the vectorized kernels: bias,
+// gated with a 2*cols row stride, blending, in place), every pointer one element off a boundary
+// (bias + act: a scalar head and tail around the vector body, the bias per element; gated: the
+// scalar kernel), and the outputs at another offset than the inputs (the scalar kernels).
+// All must give the same bits: every path does the same float math per element.
 template <class S> void vector_vs_scalar(Op op, std::int64_t rows, std::int64_t cols) {
-  const auto vec = fused_case<S>(op, rows, cols, 0), scalar = fused_case<S>(op, rows, cols, 1);
+  const auto vec = fused_case<S>(op, rows, cols, 0), head = fused_case<S>(op, rows, cols, 1), scalar = fused_case<S>(op, rows, cols, 0, 1);
   const char* what[] = {"y", "dx", "dbias", "pre", "gated y", "gated grads"};
-  for (std::size_t k = 0; k < vec.size(); ++k)
-    EXPECT_TRUE(vec[k].size() == scalar[k].size() && std::memcmp(vec[k].data(), scalar[k].data(), vec[k].size() * sizeof(S)) == 0)
-        << op_name(op) << " " << actk::dtype_name(actk::dtype_of<S>::value) << " [" << rows << "," << cols << "]: " << what[k]
-        << " differs between the vectorized and the scalar kernels";
+  for (const auto* other : {&head, &scalar})
+    for (std::size_t k = 0; k < vec.size(); ++k)
+      EXPECT_TRUE(vec[k].size() == (*other)[k].size() && std::memcmp(vec[k].data(), (*other)[k].data(), vec[k].size() * sizeof(S)) == 0)
+          << op_name(op) << " " << actk::dtype_name(actk::dtype_of<S>::value) << " [" << rows << "," << cols << "]: " << what[k]
+          << " differs between the vectorized kernels and the " << (other == &head ? "head/tail" : "scalar") << " ones";
 }
 
 TEST(CudaFused, VectorizedKernelsMatchTheCpu) {
@@ -130,6 +137,10 @@ TEST(CudaFused, VectorizedKernelsMatchTheCpu) {
   vector_vs_scalar<float16>(Op::gelu, 33, 1024);
   vector_vs_scalar<double>(Op::silu, 5, 2);
   vector_vs_scalar<double>(Op::gelu, 7, 1024);
+  // odd cols: the vector body with the bias per element (a vector spans two rows), then head/tail
+  vector_vs_scalar<float>(Op::gelu, 300, 257);
+  vector_vs_scalar<bfloat16>(Op::silu, 17, 4095);
+  vector_vs_scalar<float16>(Op::gelu_tanh, 5, 3);
 }
 
 }  // namespace

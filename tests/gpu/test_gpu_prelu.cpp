@@ -74,6 +74,9 @@ TEST(Cuda, PreluShapesAndDtypes) {
   prelu_case<double>(5, 2, 999);
   prelu_case<float>(0, 4, 1);         // n = 0: dalpha is written as zeros
   prelu_case<float>(1000, 64, 1);     // channels last: every element of a vector a new channel
+  prelu_case<bfloat16>(70000, 64, 1); // channels last, dalpha over many row chunks (coalesced column tiles)
+  prelu_case<float>(5000, 300, 1);    // channels last, 300 channels: two column tiles, one row lane each
+  prelu_case<double>(3001, 7, 1);     // channels last, 7 channels: 32 row lanes per column
   prelu_case<bfloat16>(9, 5, 3);      // vectors of 8 across several channels; a 7-element tail
   prelu_case<float>(7, 3, 5, 1);      // misaligned pointers: the scalar kernel
   prelu_case<float16>(5, 64, 1, 3);

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdlib>
 
 #include "gpu_test_util.h"
@@ -112,6 +113,12 @@ template <class S> void softmax_all_cols() {
     if (cols <= 2049) softmax_case<S>(2, cols, 5, 0);       // middle axis
     if (cols <= 32) softmax_case<S>(70001, cols, 1, 0);     // several rows per warp, many grid-stride steps
   }
+  // middle axes cut by axis_split: split across blocks ([1, 32768, 8]; a partial column tile of
+  // 33 = 32 + 1), a block per (outer, tile) with no split ([2048, 40, 3]), misaligned
+  for (auto [o, a, i] : {std::array<std::int64_t, 3>{1, 32768, 8}, {3, 4096, 33}, {2048, 40, 3}, {5, 777, 64}, {1, 100000, 2}}) {
+    softmax_case<S>(o, a, i, 0);
+    softmax_case<S>(o, a, i, 1);
+  }
 }
 
 // The typed suite shares its name with the plain tests below: CudaSoftmax/float32.EveryRowLength
@@ -162,6 +169,50 @@ TEST(CudaSoftmax, SemanticsMatchTheCpu) {
             << "flags " << f << " cols " << cols << " i " << i << ": " << got[i] << " vs " << ref[i];
         ASSERT_TRUE((std::isnan(dref[i]) && std::isnan(dgot[i])) || dref[i] == dgot[i] || std::fabs(dref[i] - dgot[i]) < 1e-6f)
             << "backward flags " << f << " cols " << cols << " i " << i << ": " << dgot[i] << " vs " << dref[i];
+      }
+    }
+  }
+}
+
+/// The axis path (middle axes, and rows too long for the cluster kernel, split across blocks) on
+/// the special rows the other paths are held to: a fully masked row (all -inf), one NaN, one +inf,
+/// every flag; forward in place over x, backward in place over dy.
+TEST(CudaSoftmax, AxisPathSemanticsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (auto [outer, axis, inner] : {std::array<std::int64_t, 3>{2, 5000, 8}, {3, (std::int64_t{1} << 20) + 1, 1}, {40, 300, 33}}) {
+    const std::size_t n = static_cast<std::size_t>(outer * axis * inner);
+    auto at = [&](std::int64_t o, std::int64_t k, std::int64_t j) { return static_cast<std::size_t>((o * axis + k) * inner + j); };
+    Rng rng(5);
+    std::vector<float> x(n), g(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(rng.uniform(-4, 4)), g[i] = static_cast<float>(rng.uniform(-1, 1));
+    const std::int64_t j2 = inner > 2 ? 2 : 0;  // inner = 1: the special rows are rows 0, 1, 2
+    for (std::int64_t k = 0; k < axis; ++k) x[at(0, k, 0)] = -inf;                   // fully masked
+    x[at(inner > 1 ? 0 : 1, axis / 3, inner > 1 ? 1 : 0)] = nan;                      // one NaN
+    x[at(inner > 1 ? 1 : 2, axis - 1, j2)] = inf;                                     // one +inf
+    DeviceBuffer<float> dX(n), dG(n);
+    CUDA_OK(dX.status());
+    CUDA_OK(dG.status());
+    for (unsigned f : {0u, 1u, 2u, 3u}) {
+      std::vector<float> ref(n), got(n), dref(n), dgot(n);
+      actk::softmax_forward(DType::float32, x.data(), ref.data(), outer, axis, inner, f, Backend::cpu);
+      CUDA_OK(dX.upload(x));
+      actk::softmax_forward(DType::float32, dX.get(), dX.get(), outer, axis, inner, f);
+      CUDA_OK(dX.download_to(got.data(), n));
+      actk::softmax_backward(DType::float32, ref.data(), g.data(), dref.data(), outer, axis, inner, f, Backend::cpu);
+      CUDA_OK(dX.upload(ref));
+      CUDA_OK(dG.upload(g));
+      actk::softmax_backward(DType::float32, dX.get(), dG.get(), dG.get(), outer, axis, inner, f);
+      CUDA_OK(dG.download_to(dgot.data(), n));
+      int bad = 0;
+      for (std::size_t i = 0; i < n && bad < 5; ++i) {
+        const bool fwd_ok = (std::isnan(ref[i]) && std::isnan(got[i])) || ref[i] == got[i] ||
+                            std::fabs(ref[i] - got[i]) <= 1e-6f + 8e-7f * std::fabs(ref[i]);
+        const bool bwd_ok = (std::isnan(dref[i]) && std::isnan(dgot[i])) || dref[i] == dgot[i] ||
+                            std::fabs(dref[i] - dgot[i]) <= 1e-6f + 8e-7f * std::fabs(dref[i]);
+        if (!fwd_ok || !bwd_ok)
+          ADD_FAILURE() << "[" << outer << "," << axis << "," << inner << "] flags " << f << " i " << i << ": y " << got[i] << " vs "
+                        << ref[i] << ", dx " << dgot[i] << " vs " << dref[i], ++bad;
       }
     }
   }

@@ -352,6 +352,62 @@ void register_targeted(bool gpu, std::int64_t n) {
     }
 }
 
+/// Cross-entropy forward (loss, mean, and lse) and backward (from lse, in place over the logits)
+/// at issue #17's shapes on the GPU (4096 x 32000, 4096 x 128256, 1024 x 262144) and at n elements
+/// of the same vocabularies on the CPU. Named targeted/<backend>/cross_entropy_<fwd|bwd>_<rows>x<vocab>/<dtype>
+/// (they join the summary's targeted table);
+/// GB/s counts the logits read (and the gradient written): one transfer forward, two backward.
+void register_cross_entropy(bool gpu, std::int64_t n) {
+  const std::int64_t shapes[3][2] = {{4096, 32000}, {4096, 128256}, {1024, 262144}};
+  for (DType dt : {DType::bfloat16, DType::float32})
+    for (const auto& sh : shapes)
+      for (bool bwd : {false, true}) {
+        const std::int64_t vocab = sh[1], rows = gpu ? sh[0] : std::max<std::int64_t>(1, n / vocab);
+        const std::string name = std::string("targeted/") + (gpu ? "gpu/" : "cpu/") + "cross_entropy_" + (bwd ? "bwd_" : "fwd_") +
+                                 std::to_string(rows) + "x" + std::to_string(vocab) + "/" + actk::dtype_name(dt);
+        auto body = [=](benchmark::State& st) {
+          const std::size_t es = actk::dtype_size(dt), nl = static_cast<std::size_t>(rows * vocab);
+          std::vector<std::int32_t> t(static_cast<std::size_t>(rows));
+          for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<std::int32_t>((i * 7919) % static_cast<std::size_t>(vocab));
+          std::vector<unsigned char> hx = host_data(dt, static_cast<std::int64_t>(nl), 1), hl = host_data(dt, 1, 2);
+          std::vector<float> hlse(static_cast<std::size_t>(rows));
+          void *x = hx.data(), *loss = hl.data(), *tg = t.data();
+          float* lse = hlse.data();
+          Backend be = Backend::cpu;
+#if defined(ACTK_BENCH_CUDA)
+          if (gpu) {
+            be = Backend::cuda;
+            x = device_buffer(0, nl * es);
+            fill(x, dt, static_cast<std::int64_t>(nl), 1);
+            tg = device_buffer(1, t.size() * 4);
+            CK(cudaMemcpy(tg, t.data(), t.size() * 4, cudaMemcpyHostToDevice));
+            loss = device_buffer(2, 16);
+            fill(loss, dt, 1, 2);
+            lse = static_cast<float*>(device_buffer(3, hlse.size() * 4));
+          }
+#endif
+          actk::CrossEntropyOptions o;
+          actk::cross_entropy_forward(dt, x, actk::IndexType::int32, tg, loss, lse, rows, vocab, o, be);  // lse for the backward
+          const std::int64_t moved = static_cast<std::int64_t>(nl) * (bwd ? 2 : 1);
+          auto run = [&] {
+            if (bwd) actk::cross_entropy_backward(dt, x, actk::IndexType::int32, tg, loss, lse, x, rows, vocab, o, be);
+            else actk::cross_entropy_forward(dt, x, actk::IndexType::int32, tg, loss, lse, rows, vocab, o, be);
+          };
+#if defined(ACTK_BENCH_CUDA)
+          if (gpu) {
+            time_gpu(st, moved * static_cast<std::int64_t>(es), moved, run);
+            return;
+          }
+#endif
+          for (auto _ : st) run();
+          st.SetItemsProcessed(st.iterations() * moved);
+          st.SetBytesProcessed(st.iterations() * moved * static_cast<std::int64_t>(es));
+        };
+        auto* r = benchmark::RegisterBenchmark(name.c_str(), body)->Unit(benchmark::kMicrosecond);
+        if (gpu) r->UseManualTime();
+      }
+}
+
 /// Host overhead: calls per second on tiny tensors through the C++ API and the C ABI (relu
 /// forward), on the GPU's buffers when there is one (the launch is asynchronous: this is the host
 /// cost per call, to set beside overhead/bare_kernel_launch) or on the CPU path.
@@ -638,6 +694,7 @@ int main(int argc, char** argv) {
 #endif
   register_fused(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
   register_targeted(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
+  register_cross_entropy(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
   register_overhead(gpu);
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;

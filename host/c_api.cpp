@@ -238,4 +238,41 @@ actk_status actk_gated_backward(int op, const double* params, actk_dtype dtype, 
                                 alpha, beta);
 }
 
+actk_cross_entropy_options actk_cross_entropy_default_options(void) {
+  const actk::CrossEntropyOptions d;
+  return actk_cross_entropy_options{static_cast<actk_reduction>(d.reduction), d.ignore_index, d.label_smoothing, d.z_loss,
+                                    d.softcap, d.weight};
+}
+
+static actk::CrossEntropyOptions ce_options(const actk_cross_entropy_options* o) {
+  actk::CrossEntropyOptions r;
+  if (o == nullptr) return r;  // NULL: the defaults
+  r.reduction = static_cast<actk::Reduction>(o->reduction);
+  r.ignore_index = o->ignore_index;
+  r.label_smoothing = o->label_smoothing;
+  r.z_loss = o->z_loss;
+  r.softcap = o->softcap;
+  r.weight = o->weight;
+  return r;
+}
+
+actk_status actk_cross_entropy_forward(actk_dtype dtype, const void* logits, actk_index_type target_type, const void* targets,
+                                       void* loss, float* lse, int64_t rows, int64_t vocab,
+                                       const actk_cross_entropy_options* options, actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::cross_entropy_forward(static_cast<actk::DType>(dtype), logits, static_cast<actk::IndexType>(target_type), targets, loss,
+                                lse, rows, vocab, ce_options(options), static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+actk_status actk_cross_entropy_backward(actk_dtype dtype, const void* logits, actk_index_type target_type, const void* targets,
+                                        const void* dloss, const float* lse, void* dlogits, int64_t rows, int64_t vocab,
+                                        const actk_cross_entropy_options* options, actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::cross_entropy_backward(static_cast<actk::DType>(dtype), logits, static_cast<actk::IndexType>(target_type), targets,
+                                 dloss, lse, dlogits, rows, vocab, ce_options(options), static_cast<actk::Backend>(backend),
+                                 stream);
+  });
+}
+
 }  // extern "C"

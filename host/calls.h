@@ -65,6 +65,26 @@ struct SoftmaxCall {
   double alpha = 1.0, beta = 0.0;  // output blending
 };
 
+/// One validated cross-entropy call (forward: loss and lse written; backward: dlogits written).
+struct CrossEntropyCall {
+  DType dtype;
+  bool backward;
+  const void* logits;
+  bool targets64;
+  const void* targets;
+  const void* weight;  // null: all 1
+  void* loss;          // forward: rows values (none) or one
+  const void* dloss;   // backward: rows values (none) or one
+  float* lse;          // forward: written if not null
+  const float* lse_in; // backward: read if not null
+  void* dlogits;
+  std::int64_t rows, vocab;
+  int reduction;  // 0 none, 1 sum, 2 mean (Reduction)
+  std::int64_t ignore_index;
+  double smoothing, z_loss, softcap;
+  Stream stream;
+};
+
 /// Calls f(S{}) with S the storage type of `dtype` (float, double, float16, bfloat16): the one
 /// dtype switch every backend entry point goes through.
 template <class F> void with_storage(DType dtype, const char* who, F&& f) {
@@ -81,11 +101,13 @@ template <class F> void with_storage(DType dtype, const char* who, F&& f) {
 void cpu_elementwise(const ElementwiseCall& c);
 void cpu_prelu(const PreluCall& c);
 void cpu_softmax(const SoftmaxCall& c);
+void cpu_cross_entropy(const CrossEntropyCall& c);
 
 // The CUDA backend (kernels/; in a CPU-only build these throw Status::unsupported).
 void cuda_elementwise(const ElementwiseCall& c);
 void cuda_prelu(const PreluCall& c);
 void cuda_softmax(const SoftmaxCall& c);
+void cuda_cross_entropy(const CrossEntropyCall& c);
 
 // CUDA runtime queries (host/cuda_runtime.cpp; trivial in a CPU-only build).
 bool cuda_built() noexcept;

@@ -9,6 +9,9 @@ namespace detail {
 void cuda_elementwise(const ElementwiseCall&) {
   throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
 }
+void cuda_cross_entropy(const CrossEntropyCall&) {
+  throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
+}
 void cuda_softmax(const SoftmaxCall&) {
   throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
 }

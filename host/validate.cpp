@@ -91,26 +91,27 @@ void check_size(const char* call, const char* what, std::int64_t n, std::size_t 
 /// written buffer and any other.
 void check_buffers(const char* call, const Buf* bufs, int nb, std::size_t elem) {
   for (int i = 0; i < nb; ++i) {
-    if (bufs[i].count > 0 && reinterpret_cast<std::uintptr_t>(bufs[i].p) % elem != 0)
+    const std::size_t e = bufs[i].size(elem);
+    if (bufs[i].count > 0 && reinterpret_cast<std::uintptr_t>(bufs[i].p) % e != 0)
       fail(Status::invalid_argument, call, std::string("argument '") + bufs[i].name + "' is not aligned to its " +
-                                               std::to_string(elem) + "-byte element size");
+                                               std::to_string(e) + "-byte element size");
     if (bufs[i].count > 0 && bufs[i].p == nullptr)
       fail(Status::invalid_argument, call, std::string("argument '") + bufs[i].name + "' is null but " +
                                                std::to_string(bufs[i].count) + " element(s) are to be " +
                                                (bufs[i].written ? "written" : "read"));
     const std::uint64_t start = reinterpret_cast<std::uintptr_t>(bufs[i].p);
-    const std::uint64_t bytes = static_cast<std::uint64_t>(bufs[i].count) * elem;
+    const std::uint64_t bytes = static_cast<std::uint64_t>(bufs[i].count) * e;
     if (start + bytes < start)
       fail(Status::invalid_argument, call, std::string("argument '") + bufs[i].name + "': the buffer wraps the address space");
   }
   for (int i = 0; i < nb; ++i) {
     if (!bufs[i].written || bufs[i].count == 0) continue;
-    const std::uint64_t s0 = reinterpret_cast<std::uintptr_t>(bufs[i].p), e0 = s0 + bufs[i].count * elem;
+    const std::uint64_t s0 = reinterpret_cast<std::uintptr_t>(bufs[i].p), e0 = s0 + bufs[i].count * bufs[i].size(elem);
     for (int j = 0; j < nb; ++j) {
       if (j == i || bufs[j].count == 0) continue;
-      const std::uint64_t s1 = reinterpret_cast<std::uintptr_t>(bufs[j].p), e1 = s1 + bufs[j].count * elem;
+      const std::uint64_t s1 = reinterpret_cast<std::uintptr_t>(bufs[j].p), e1 = s1 + bufs[j].count * bufs[j].size(elem);
       const bool overlap = s0 < e1 && s1 < e0;
-      const bool same = s0 == s1 && bufs[i].count == bufs[j].count;
+      const bool same = s0 == s1 && e0 == e1 && bufs[i].size(elem) == bufs[j].size(elem);
       if (overlap && !(same && !bufs[j].written))
         fail(Status::invalid_argument, call, std::string("arguments '") + bufs[i].name + "' and '" + bufs[j].name +
                                                  "' overlap" + (same ? " (two outputs in one buffer)" : " partially") +
@@ -202,11 +203,11 @@ Backend choose_backend(const char* call, Backend requested, const Buf* bufs, int
 
 void check_disjoint(const char* call, const Buf& out, const Buf* inputs, int ni, std::size_t elem, const char* rule) {
   if (out.count == 0) return;
-  const std::uint64_t d0 = reinterpret_cast<std::uintptr_t>(out.p), d1 = d0 + static_cast<std::uint64_t>(out.count) * elem;
+  const std::uint64_t d0 = reinterpret_cast<std::uintptr_t>(out.p), d1 = d0 + static_cast<std::uint64_t>(out.count) * out.size(elem);
   for (int i = 0; i < ni; ++i) {
     if (inputs[i].count == 0) continue;
     const std::uint64_t s0 = reinterpret_cast<std::uintptr_t>(inputs[i].p);
-    const std::uint64_t s1 = s0 + static_cast<std::uint64_t>(inputs[i].count) * elem;
+    const std::uint64_t s1 = s0 + static_cast<std::uint64_t>(inputs[i].count) * inputs[i].size(elem);
     if (d0 < s1 && s0 < d1)
       fail(Status::invalid_argument, call, std::string("arguments '") + out.name + "' and '" + inputs[i].name + "' overlap; " + rule);
   }

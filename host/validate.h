@@ -28,12 +28,15 @@ void check_blend(const char* call, Blend blend);
 /// n >= 0 elements of elem bytes, whose byte count fits in 64 bits.
 void check_size(const char* call, const char* what, std::int64_t n, std::size_t elem);
 
-/// One buffer argument: `count` elements (0: not used), read or written.
+/// One buffer argument: `count` elements (0: not used), read or written; `elem` bytes each (0:
+/// the call's element size, the argument the checks below take).
 struct Buf {
   const char* name;
   const void* p;
   std::int64_t count;
   bool written;
+  std::size_t elem = 0;
+  std::size_t size(std::size_t call_elem) const { return elem ? elem : call_elem; }
 };
 /// Null checks, alignment to the element size, address-range wrap, and overlap: a written buffer
 /// may share memory with another only by being equal to an input (in place).

@@ -122,6 +122,48 @@ ACTK_API void prelu_backward(DType dtype, const void* x, const void* dy, const v
                     std::size_t workspace_bytes = 0);
 ACTK_API std::size_t prelu_backward_workspace_bytes(DType dtype, std::int64_t n, std::int64_t channels, std::int64_t inner);
 
+/// Cross-entropy targets' integer type, and the loss's reduction (as PyTorch's).
+enum class IndexType : int { int32 = ACTK_INT32, int64 = ACTK_INT64 };
+enum class Reduction : int { none = ACTK_REDUCTION_NONE, sum = ACTK_REDUCTION_SUM, mean = ACTK_REDUCTION_MEAN };
+struct CrossEntropyOptions {
+  Reduction reduction = Reduction::mean;
+  std::int64_t ignore_index = -100;
+  double label_smoothing = 0.0;  ///< epsilon in [0, 1]
+  double z_loss = 0.0;           ///< lambda >= 0: lambda * lse^2 added to each counted row's loss (PaLM)
+  double softcap = 0.0;          ///< c > 0: logits -> c * tanh(logits / c) first (Gemma 2); 0 = none
+  const void* weight = nullptr;  ///< per-class weights, vocab values of the logits' dtype; null = all 1
+};
+
+/// Cross-entropy of logits [rows, vocab] against class-index targets [rows] (int32 or int64), as
+/// PyTorch's F.cross_entropy(logits, targets, weight, ignore_index, reduction, label_smoothing):
+/// with z = logits (capped: c tanh(logits / c)), lse = log sum_j e^z_j, w = weight (or 1),
+/// W = sum_j w_j, t = the row's target and eps = label_smoothing, a counted row's loss is
+///   (1 - eps) w_t (lse - z_t) + (eps / vocab) (W lse - sum_j w_j z_j) + z_loss lse^2;
+/// a row whose target is ignore_index gives 0 and is not counted. reduction none writes rows
+/// losses; sum their sum; mean their sum over D = sum of w_t over the counted rows (the count
+/// without weights; all rows ignored: NaN, as PyTorch). loss has the logits' dtype. lse (optional,
+/// float32 [rows]) receives each row's logsumexp for the backward. A target outside [0, vocab)
+/// other than ignore_index is refused on the CPU (it reads the targets); the GPU cannot refuse
+/// without a synchronization, so there that row's loss (and the mean or sum) is NaN, no element
+/// outside the logits is read, and the backward writes NaN over that row. Accumulation in double
+/// on the CPU, float on the GPU (double for float64). A row holding NaN or +inf gives NaN (as
+/// softmax); an all -inf row NaN. The GPU takes rows (+ 2) doubles of scratch
+/// from the stream-ordered pool for the sum and mean.
+ACTK_API void cross_entropy_forward(DType dtype, const void* logits, IndexType target_type, const void* targets, void* loss,
+                                    float* lse, std::int64_t rows, std::int64_t vocab, const CrossEntropyOptions& options = {},
+                                    Backend backend = Backend::automatic, Stream stream = nullptr);
+/// dlogits = dloss x d(loss)/d(logits): for a counted row with g = dloss[row] (none), dloss[0]
+/// (sum) or dloss[0] / D (mean) and p = softmax(z),
+///   g ((1 - eps) w_t (p_j - [j = t]) + (eps / vocab) (W p_j - w_j) + 2 z_loss lse p_j)
+/// (times 1 - (z_j / c)^2 with a cap); ignored rows get 0. dloss has the logits' dtype (rows values
+/// for none, else one). lse: the forward's (null: recomputed from the logits). dlogits may be
+/// logits itself (the gradient written over the logits: no [rows, vocab] temporary). The CPU path,
+/// the reference, always recomputes lse in double and does not read `lse`.
+ACTK_API void cross_entropy_backward(DType dtype, const void* logits, IndexType target_type, const void* targets,
+                                     const void* dloss, const float* lse, void* dlogits, std::int64_t rows, std::int64_t vocab,
+                                     const CrossEntropyOptions& options = {}, Backend backend = Backend::automatic,
+                                     Stream stream = nullptr);
+
 /// Softmax options (bit flags, as the C ABI's ACTK_SOFTMAX_*).
 enum SoftmaxFlags : unsigned {
   softmax_plain = 0,

@@ -134,6 +134,33 @@ ACTK_API actk_status actk_gated_backward_ex(int op, const double* params, actk_d
                                             void* dvalue, int64_t rows, int64_t cols, actk_backend backend,
                                             void* stream, double alpha, double beta);
 
+/* Cross-entropy over logits [rows, vocab] with class-index targets, as PyTorch's F.cross_entropy
+ * (see actk.h's cross_entropy_forward for the full semantics). Targets are int32 or int64;
+ * weight (optional, NULL = all 1) holds vocab values of the logits' dtype; lse (optional) is the
+ * per-row logsumexp, float32, written by the forward and read by the backward (NULL there:
+ * recomputed). loss / dloss: rows values (ACTK_REDUCTION_NONE) or one. dlogits may equal logits.
+ * options: NULL for the defaults (actk_cross_entropy_default_options()). */
+typedef ACTK_ENUM(actk_index_type) { ACTK_INT32 = 0, ACTK_INT64 = 1 } actk_index_type;
+typedef ACTK_ENUM(actk_reduction) { ACTK_REDUCTION_NONE = 0, ACTK_REDUCTION_SUM = 1, ACTK_REDUCTION_MEAN = 2 } actk_reduction;
+typedef struct actk_cross_entropy_options {
+  actk_reduction reduction; /* PyTorch's default: ACTK_REDUCTION_MEAN */
+  int64_t ignore_index;     /* PyTorch's default: -100 */
+  double label_smoothing;   /* epsilon in [0, 1]; 0 = none */
+  double z_loss;            /* lambda >= 0: adds lambda * lse^2 per row; 0 = none */
+  double softcap;           /* c > 0: logits -> c * tanh(logits / c) first; 0 = none */
+  const void* weight;       /* per-class weights, vocab values of the logits' dtype; NULL = none */
+} actk_cross_entropy_options;
+/* The defaults above (mean, -100, no smoothing, no z-loss, no cap, no weights). */
+ACTK_API actk_cross_entropy_options actk_cross_entropy_default_options(void);
+ACTK_API actk_status actk_cross_entropy_forward(actk_dtype dtype, const void* logits, actk_index_type target_type,
+                                                const void* targets, void* loss, float* lse, int64_t rows, int64_t vocab,
+                                                const actk_cross_entropy_options* options, actk_backend backend,
+                                                void* stream);
+ACTK_API actk_status actk_cross_entropy_backward(actk_dtype dtype, const void* logits, actk_index_type target_type,
+                                                 const void* targets, const void* dloss, const float* lse, void* dlogits,
+                                                 int64_t rows, int64_t vocab, const actk_cross_entropy_options* options,
+                                                 actk_backend backend, void* stream);
+
 /* The fused calls of actk 0.1, with alpha/beta before the backend: kept (same behaviour as the _ex
  * forms above); new code should call the _ex forms. */
 ACTK_API actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x,

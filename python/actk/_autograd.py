@@ -343,3 +343,58 @@ class Gated(torch.autograd.Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return gated_backward(x, g, *ctx.meta), None, None, None, None
+
+
+def _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap):
+    if x.dim() != 2:
+        raise ValueError(f"actk: cross_entropy takes logits of shape [rows, classes]; got {tuple(x.shape)} (reshape first)")
+    if target.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"actk: cross_entropy's target has dtype {target.dtype}; class indices must be torch.int64 or int32")
+    if tuple(target.shape) != (x.shape[0],):
+        raise ValueError(f"actk: cross_entropy's target has shape {tuple(target.shape)}; expected ({x.shape[0]},)")
+    if reduction not in _lib.REDUCTIONS:
+        raise ValueError(f"actk: reduction {reduction!r} is not 'none', 'sum' or 'mean'")
+    if weight is not None:
+        if weight.dtype != x.dtype or tuple(weight.shape) != (x.shape[1],):
+            raise ValueError(f"actk: cross_entropy's weight must be a ({x.shape[1]},) tensor of the logits' dtype {x.dtype}")
+        weight = weight.contiguous()
+    opts = _lib.CrossEntropyOptions(_lib.REDUCTIONS[reduction], int(ignore_index), float(label_smoothing), float(z_loss),
+                                    float(softcap), weight.data_ptr() if weight is not None else None)
+    tt = _lib.INT64 if target.dtype == torch.int64 else _lib.INT32
+    return target.contiguous(), weight, opts, tt
+
+
+class CrossEntropy(torch.autograd.Function):
+    """F.cross_entropy over logits [rows, classes] with class-index targets; the forward saves the
+    logits and the per-row logsumexp (float32), the backward reads each logits row once."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap):
+        dt = dtype_of(x, "the logits")
+        x = x.contiguous()
+        target, weight, opts, tt = _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
+        be, stream, dev = place(*([x, target] + ([weight] if weight is not None else [])))
+        rows, vocab = x.shape
+        loss = torch.empty((rows,) if reduction == "none" else (), dtype=x.dtype, device=x.device)
+        lse = torch.empty((rows,), dtype=torch.float32, device=x.device)
+        with dev:
+            call("cross_entropy_forward", dt, ptr(x), tt, ptr(target), ptr(loss), ptr(lse), rows, vocab, ctypes.byref(opts), be,
+                 stream)
+        ctx.save_for_backward(x, target, weight, lse)
+        ctx.meta = (ignore_index, reduction, label_smoothing, z_loss, softcap)
+        return loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        x, target, weight, lse = ctx.saved_tensors
+        ignore_index, reduction, label_smoothing, z_loss, softcap = ctx.meta
+        _, _, opts, tt = _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
+        g = g.to(x.dtype).contiguous()
+        be, stream, dev = place(x, g)
+        dx = torch.empty_like(x)
+        rows, vocab = x.shape
+        with dev:
+            call("cross_entropy_backward", dtype_of(x), ptr(x), tt, ptr(target), ptr(g), ptr(lse), ptr(dx), rows, vocab,
+                 ctypes.byref(opts), be, stream)
+        return dx, None, None, None, None, None, None, None

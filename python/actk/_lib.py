@@ -21,6 +21,8 @@ FLOAT32, FLOAT64, FLOAT16, BFLOAT16 = 0, 1, 2, 3
 BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA = 0, 1, 2
 FROM_INPUT, FROM_OUTPUT = 0, 1
 SOFTMAX_LOG, SOFTMAX_MASKED_ROWS_ZERO = 1, 2
+INT32, INT64 = 0, 1
+REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
 _STATUS = {1: "invalid argument", 2: "unknown op", 3: "unsupported", 4: "CUDA error", 5: "internal error"}
 
 
@@ -95,6 +97,12 @@ def _load():
         return lib
 
 
+class CrossEntropyOptions(ctypes.Structure):
+    """actk_cross_entropy_options (actk_c.h)."""
+    _fields_ = [("reduction", ctypes.c_int), ("ignore_index", ctypes.c_int64), ("label_smoothing", ctypes.c_double),
+                ("z_loss", ctypes.c_double), ("softcap", ctypes.c_double), ("weight", ctypes.c_void_p)]
+
+
 def _declare(lib):
     c_int, c_uint, i64, vp, dbl, sz = ctypes.c_int, ctypes.c_uint, ctypes.c_int64, ctypes.c_void_p, ctypes.c_double, ctypes.c_size_t
     dp = ctypes.POINTER(ctypes.c_double)
@@ -113,6 +121,9 @@ def _declare(lib):
         "actk_backward": [c_int, dp, c_int, c_int, vp, vp, vp, i64, c_int, vp],
         "actk_softmax_forward": [c_int, vp, vp, i64, i64, i64, c_uint, c_int, vp],
         "actk_softmax_backward": [c_int, vp, vp, vp, i64, i64, i64, c_uint, c_int, vp],
+        "actk_cross_entropy_forward": [c_int, vp, c_int, vp, vp, vp, i64, i64, ctypes.POINTER(CrossEntropyOptions), c_int, vp],
+        "actk_cross_entropy_backward": [c_int, vp, c_int, vp, vp, vp, vp, i64, i64, ctypes.POINTER(CrossEntropyOptions), c_int,
+                                        vp],
         "actk_op_from_name": [ctypes.c_char_p, ctypes.POINTER(c_int)],
     }
     for name, args in sigs.items():

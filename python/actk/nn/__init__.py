@@ -7,7 +7,7 @@ from . import functional as F
 __all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "QuickGELU",
            "SiLU", "Swish", "Mish", "Softplus", "Softsign", "LogSigmoid", "Hardtanh", "Hardsigmoid", "Hardswish",
            "Softshrink", "Hardshrink", "Tanhshrink", "Threshold", "Squareplus", "SquaredReLU", "PReLU", "Softmax",
-           "LogSoftmax", "BiasAct", "Gated", "GLU", "SwiGLU", "GEGLU", "ReGLU", "functional"]
+           "LogSoftmax", "CrossEntropyLoss", "BiasAct", "Gated", "GLU", "SwiGLU", "GEGLU", "ReGLU", "functional"]
 
 
 class Activation(torch.nn.Module):
@@ -330,3 +330,27 @@ class GLU(torch.nn.Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class CrossEntropyLoss(torch.nn.Module):
+    """As torch.nn.CrossEntropyLoss (logits [rows, classes], class-index targets), plus z_loss and
+    softcap (see actk.nn.functional.cross_entropy)."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, z_loss=0.0, softcap=0.0):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
+        self.z_loss, self.softcap = z_loss, softcap
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing, self.z_loss,
+                               self.softcap)
+
+    def extra_repr(self):
+        parts = [f"reduction={self.reduction!r}"]
+        if self.ignore_index != -100:
+            parts.append(f"ignore_index={self.ignore_index}")
+        for k in ("label_smoothing", "z_loss", "softcap"):
+            if getattr(self, k):
+                parts.append(f"{k}={getattr(self, k)}")
+        return ", ".join(parts)

@@ -8,10 +8,10 @@ contiguous tensor.
 """
 import torch
 
-from .._autograd import BiasAct, Elementwise, Gated, Prelu, Softmax
+from .._autograd import BiasAct, CrossEntropy, Elementwise, Gated, Prelu, Softmax
 from .._compile import compiling
 
-__all__ = ["activation", "identity", "binary_step", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu",
+__all__ = ["cross_entropy", "activation", "identity", "binary_step", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu",
            "celu", "gelu", "quick_gelu", "silu", "swish", "mish", "softplus", "softsign", "exponential", "logsigmoid",
            "log_sigmoid", "hardtanh", "hardsigmoid", "hardswish", "softshrink", "hardshrink", "tanhshrink", "threshold",
            "squareplus", "squared_relu", "sparse_plus", "sine", "prelu", "softmax", "log_softmax", "bias_act", "gated",
@@ -212,3 +212,12 @@ def geglu(x, approximate="none"):
 
 def reglu(x):
     return gated(x, "relu")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, z_loss=0.0,
+                  softcap=0.0):
+    """As torch.nn.functional.cross_entropy for logits [rows, classes] and class-index targets (int64
+    or int32), plus z_loss (adds z_loss * logsumexp^2 per counted row, as PaLM) and softcap (logits ->
+    softcap * tanh(logits / softcap) first, as Gemma 2; 0 = none). The backward reads the logits once
+    more and writes the gradient; nothing [rows, classes] is saved besides the logits."""
+    return CrossEntropy.apply(input, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)

@@ -2,6 +2,7 @@
 // Each validates what is common to every fused call (fused_common), then its own buffers and
 // aliasing rules, and hands its call struct to the backend the pointers choose; overload
 // resolution on the call type picks the family's CPU loop or kernel launcher.
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -93,15 +94,18 @@ void bias_act_backward(Op op, DType dtype, const void* x, const void* bias, cons
   run(c, be);
 }
 
-void gated_forward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
-                   std::int64_t rows, std::int64_t cols, const Params& params, Backend backend, Stream stream, Blend blend) {
-  const char* call = "gated_forward";
+namespace {
+
+/// The gated forward / backward entry points, plain (clamp_limit = 0) or clamped SwiGLU.
+void run_gated_forward(const char* call, Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
+                       std::int64_t rows, std::int64_t cols, const Params& params, Backend backend, Stream stream, Blend blend,
+                       double clamp_limit) {
   GatedForwardCall c;
   const std::size_t elem = dtype_size(dtype);
   const std::int64_t n = fused_common(c, call, op, dtype, rows, cols, params, backend, stream, blend, elem);
   const std::int64_t span = strided_span(call, rows, cols, in_stride, elem);
   if (n == 0) return;
-  c.gate = gate, c.value = value, c.in_stride = in_stride, c.y = y;
+  c.gate = gate, c.value = value, c.in_stride = in_stride, c.y = y, c.clamp_limit = clamp_limit;
   // strided buffers interleave: null/alignment/extent checks here, aliasing by views
   const Buf bufs[] = {{"gate", gate, span, false}, {"value", value, span, false}, {"y", y, n, false}};
   check_buffers(call, bufs, 3, elem);
@@ -110,16 +114,16 @@ void gated_forward(Op op, DType dtype, const void* gate, const void* value, std:
   run(c, choose_backend(call, backend, bufs, 3));
 }
 
-void gated_backward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, const void* dy,
-                    void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols, const Params& params, Backend backend,
-                    Stream stream, Blend blend) {
-  const char* call = "gated_backward";
+void run_gated_backward(const char* call, Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride,
+                        const void* dy, void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols, const Params& params,
+                        Backend backend, Stream stream, Blend blend, double clamp_limit) {
   GatedBackwardCall c;
   const std::size_t elem = dtype_size(dtype);
   const std::int64_t n = fused_common(c, call, op, dtype, rows, cols, params, backend, stream, blend, elem);
   const std::int64_t span = strided_span(call, rows, cols, in_stride, elem);
   if (n == 0) return;
   c.gate = gate, c.value = value, c.in_stride = in_stride, c.dy = dy, c.dgate = dgate, c.dvalue = dvalue;
+  c.clamp_limit = clamp_limit;
   const Buf bufs[] = {{"gate", gate, span, false}, {"value", value, span, false}, {"dy", dy, n, false},
                       {"dgate", dgate, span, false}, {"dvalue", dvalue, span, false}};
   check_buffers(call, bufs, 5, elem);
@@ -127,6 +131,45 @@ void gated_backward(Op op, DType dtype, const void* gate, const void* value, std
                     {"dgate", dgate, in_stride, true}, {"dvalue", dvalue, in_stride, true}};
   check_view_aliasing(call, v, 5, rows, cols, elem);
   run(c, choose_backend(call, backend, bufs, 5));
+}
+
+/// Clamped SwiGLU's own arguments: the swish slope alpha (the op swish's beta) and the limit.
+Params clamped_params(const char* call, double alpha, double limit) {
+  if (!std::isfinite(alpha)) fail(Status::invalid_argument, call, "argument 'alpha' = " + num(alpha) + " is not finite");
+  if (!(limit > 0) || !std::isfinite(limit))
+    fail(Status::invalid_argument, call, "argument 'limit' = " + num(limit) + " is not a finite value > 0");
+  Params p;
+  p.a = alpha;
+  return p;
+}
+
+}  // namespace
+
+void gated_forward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
+                   std::int64_t rows, std::int64_t cols, const Params& params, Backend backend, Stream stream, Blend blend) {
+  run_gated_forward("gated_forward", op, dtype, gate, value, in_stride, y, rows, cols, params, backend, stream, blend, 0.0);
+}
+
+void gated_backward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, const void* dy,
+                    void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols, const Params& params, Backend backend,
+                    Stream stream, Blend blend) {
+  run_gated_backward("gated_backward", op, dtype, gate, value, in_stride, dy, dgate, dvalue, rows, cols, params, backend, stream,
+                     blend, 0.0);
+}
+
+void clamped_swiglu_forward(DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y, std::int64_t rows,
+                            std::int64_t cols, double alpha, double limit, Backend backend, Stream stream, Blend blend) {
+  const char* call = "clamped_swiglu_forward";
+  run_gated_forward(call, Op::swish, dtype, gate, value, in_stride, y, rows, cols, clamped_params(call, alpha, limit), backend,
+                    stream, blend, limit);
+}
+
+void clamped_swiglu_backward(DType dtype, const void* gate, const void* value, std::int64_t in_stride, const void* dy, void* dgate,
+                             void* dvalue, std::int64_t rows, std::int64_t cols, double alpha, double limit, Backend backend,
+                             Stream stream, Blend blend) {
+  const char* call = "clamped_swiglu_backward";
+  run_gated_backward(call, Op::swish, dtype, gate, value, in_stride, dy, dgate, dvalue, rows, cols,
+                     clamped_params(call, alpha, limit), backend, stream, blend, limit);
 }
 
 }  // namespace actk

@@ -68,7 +68,8 @@ void run_cross_entropy(const char* call, bool bwd, DType dtype, const LossArgs& 
     return;
   }
   Buf all[6] = {in[0], in[1], in[2], in[3], in[4], {"dlogits", a.dlogits, n, true}};
-  check_buffers(call, all, 6, elem);  // dlogits may be logits (in place), nothing else
+  check_buffers(call, all, 6, elem);
+  check_disjoint(call, all[5], in + 1, 4, elem, "dlogits may be the logits (in place) but no other input");
   const Backend be = choose_backend(call, backend, all, 6);
   if (n == 0) return;
   const CrossEntropyCall c{dtype, true, a.logits, tsize == 8, a.targets, o.weight, nullptr, a.dloss, nullptr, a.lse_in, a.dlogits,

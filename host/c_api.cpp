@@ -275,4 +275,22 @@ actk_status actk_cross_entropy_backward(actk_dtype dtype, const void* logits, ac
   });
 }
 
+actk_status actk_clamped_swiglu_forward(actk_dtype dtype, const void* gate, const void* value, int64_t in_stride, void* y,
+                                        int64_t rows, int64_t cols, double slope, double limit, actk_backend backend, void* stream,
+                                        double alpha, double beta) {
+  return guarded([&] {
+    actk::clamped_swiglu_forward(static_cast<actk::DType>(dtype), gate, value, in_stride, y, rows, cols, slope, limit,
+                                 static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
+actk_status actk_clamped_swiglu_backward(actk_dtype dtype, const void* gate, const void* value, int64_t in_stride, const void* dy,
+                                         void* dgate, void* dvalue, int64_t rows, int64_t cols, double slope, double limit,
+                                         actk_backend backend, void* stream, double alpha, double beta) {
+  return guarded([&] {
+    actk::clamped_swiglu_backward(static_cast<actk::DType>(dtype), gate, value, in_stride, dy, dgate, dvalue, rows, cols, slope,
+                                  limit, static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
 }  // extern "C"

@@ -118,33 +118,38 @@ template <class Fn, class S, class Isa> void cpu_rows(const BiasActBackwardCall&
 
 // ---- gated activations ------------------------------------------------------------------------
 
-/// y = f(gate) value over one row.
+/// y = f(gate) value over one row (with the clamped SwiGLU's clamps: identity steps otherwise).
 template <class Fn, class S, class Cv>
 [[gnu::always_inline]] inline void gated_fwd_row(const S* g, const S* v, S* y, std::int64_t cols, const P<double>& p,
-                                                 const BlendOf<double>& bl) {
-  blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return Fn::forward(Cv::ld(g[j]), p) * Cv::ld(v[j]); });
+                                                 const BlendOf<double>& bl, const GatedClamp<double>& cl) {
+  blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE {
+    return Fn::forward(cl.gate(Cv::ld(g[j])), p) * cl.value(Cv::ld(v[j]));
+  });
 }
 
 template <class Fn, class S, class Isa> void cpu_rows(const GatedForwardCall& c) {
   const P<double> p = P<double>::make(c.a, c.b);
   const BlendOf<double> bl{c.alpha, c.beta};
+  const GatedClamp<double> cl = gated_clamp<double>(c);
   const auto* g = static_cast<const S*>(c.gate);
   const auto* v = static_cast<const S*>(c.value);
   auto* y = static_cast<S*>(c.y);
   const std::int64_t cols = c.cols, st = c.in_stride;
   parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
-    Isa::run([&] { gated_fwd_row<Fn, S, typename Isa::Cv>(g + r * st, v + r * st, y + r * cols, cols, p, bl); });
+    Isa::run([&] { gated_fwd_row<Fn, S, typename Isa::Cv>(g + r * st, v + r * st, y + r * cols, cols, p, bl, cl); });
   });
 }
 
-/// dgate = dy value f'(gate), dvalue = dy f(gate) over one row; both read before either is written.
+/// dgate = dy value f'(gate), dvalue = dy f(gate) over one row (clamped: of the clamped gate and
+/// value, times the pass masks); both read before either is written.
 template <class Fn, class S, class Cv>
 [[gnu::always_inline]] inline void gated_bwd_row(const S* g, const S* v, const S* dy, S* dg, S* dv, std::int64_t cols,
-                                                 const P<double>& p, const BlendOf<double>& bl) {
+                                                 const P<double>& p, const BlendOf<double>& bl, const GatedClamp<double>& cl) {
 #pragma omp simd
   for (std::int64_t j = 0; j < cols; ++j) {
     const double gj = Cv::ld(g[j]), vj = Cv::ld(v[j]), d = Cv::ld(dy[j]);
-    const double a = Fn::backward_from_input(gj, d * vj, p), e = d * Fn::forward(gj, p);
+    const double gc = cl.gate(gj), vc = cl.value(vj);
+    const double a = Fn::backward_from_input(gc, d * vc, p) * cl.gate_pass(gj), e = d * Fn::forward(gc, p) * cl.value_pass(vj);
     const double oa = bl.reads_old() ? bl.with_old(a, Cv::ld(dg[j])) : bl.scaled(a);
     const double oe = bl.reads_old() ? bl.with_old(e, Cv::ld(dv[j])) : bl.scaled(e);
     dg[j] = Cv::template st<S>(oa);
@@ -155,6 +160,7 @@ template <class Fn, class S, class Cv>
 template <class Fn, class S, class Isa> void cpu_rows(const GatedBackwardCall& c) {
   const P<double> p = P<double>::make(c.a, c.b);
   const BlendOf<double> bl{c.alpha, c.beta};
+  const GatedClamp<double> cl = gated_clamp<double>(c);
   const auto* g = static_cast<const S*>(c.gate);
   const auto* v = static_cast<const S*>(c.value);
   const auto* dy = static_cast<const S*>(c.dy);
@@ -162,7 +168,7 @@ template <class Fn, class S, class Isa> void cpu_rows(const GatedBackwardCall& c
   auto* dv = static_cast<S*>(c.dvalue);
   const std::int64_t cols = c.cols, st = c.in_stride;
   parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
-    Isa::run([&] { gated_bwd_row<Fn, S, typename Isa::Cv>(g + r * st, v + r * st, dy + r * cols, dg + r * st, dv + r * st, cols, p, bl); });
+    Isa::run([&] { gated_bwd_row<Fn, S, typename Isa::Cv>(g + r * st, v + r * st, dy + r * cols, dg + r * st, dv + r * st, cols, p, bl, cl); });
   });
 }
 

@@ -13,7 +13,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
+#include "actk/detail/gated_clamp.h"
 #include "host/calls.h"
 
 namespace actk {
@@ -57,6 +59,7 @@ struct GatedForwardCall : FusedCommon {
   const void* value;
   std::int64_t in_stride;
   void* y;
+  double clamp_limit = 0;  // > 0: GPT-OSS's clamped SwiGLU clamps (actk/detail/gated_clamp.h); 0: none
 };
 
 /// dgate = dy value f'(gate), dvalue = dy f(gate), written with the inputs' layout (in_stride).
@@ -67,7 +70,14 @@ struct GatedBackwardCall : FusedCommon {
   const void* dy;
   void* dgate;
   void* dvalue;
+  double clamp_limit = 0;  // as GatedForwardCall's
 };
+
+/// The clamps a gated call applies, in the compute type T (identity steps when clamp_limit = 0).
+template <class T, class Call> GatedClamp<T> gated_clamp(const Call& c) {
+  if (c.clamp_limit > 0) return GatedClamp<T>{static_cast<T>(c.clamp_limit), T(1)};
+  return GatedClamp<T>{std::numeric_limits<T>::infinity(), -T(0)};
+}
 
 /// Every fused family, once: X(Name) for a call struct NameCall.
 #define ACTK_FUSED_FAMILIES(X) X(BiasActForward) X(BiasActBackward) X(GatedForward) X(GatedBackward)

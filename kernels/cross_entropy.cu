@@ -25,6 +25,13 @@ __device__ __forceinline__ std::int64_t target_of(const void* targets, bool t64,
   return t64 ? static_cast<const std::int64_t*>(targets)[r] : static_cast<const std::int32_t*>(targets)[r];
 }
 
+/// A double rounded once to the storage type (actk's 16-bit types convert a double directly).
+template <class S> __device__ __forceinline__ S from_double(double v) {
+  if constexpr (std::is_same_v<S, double>) return v;
+  else if constexpr (std::is_same_v<S, float>) return static_cast<float>(v);
+  else return S(v);
+}
+
 /// The call's options and shape, as every kernel takes them.
 struct CeShape {
   std::int64_t rows, vocab, ignore;
@@ -122,8 +129,8 @@ __global__ void __launch_bounds__(kThreads)
   const bool sums = sh.eps > 0;
   for (std::int64_t r = blockIdx.x; r < sh.rows; r += gridDim.x) {
     const S* xr = x + r * sh.vocab;
-    const RowStats<S, T> rs = row_stats<S, T>(xr, weight, sh, sums);
-    if (threadIdx.x != 0) continue;
+    const RowStats<S, T> rs = row_stats<S, T>(xr, weight, sh, sums);  // ends with a barrier
+    if (threadIdx.x != 0) continue;  // the others go on to the next row's reduction; thread 0 joins at its barriers
     const double m = static_cast<double>(rs.st.m), ls = static_cast<double>(ls_of(rs.st)), l = m + ls;
     const std::int64_t t = target_of(targets, sh.t64, r);
     double loss;
@@ -141,7 +148,7 @@ __global__ void __launch_bounds__(kThreads)
       }
       if (sh.zl > 0) loss += sh.zl * l * l;
     }
-    if (loss_none) loss_none[r] = dstore<S>(static_cast<T>(loss));
+    if (loss_none) loss_none[r] = from_double<S>(loss);
     else row_loss[r] = loss;
     if (lse_out) lse_out[r] = static_cast<float>(l);
   }
@@ -156,10 +163,7 @@ __global__ void __launch_bounds__(kThreads) ce_reduce(const double* row_loss, st
   for (std::int64_t r = threadIdx.x; r < rows; r += kThreads) s += row_loss[r];
   s = Reduce(tmp).Sum(s);
   if (threadIdx.x == 0) {
-    const double v = mean ? s / totals[1] : s;  // all ignored: 0 / 0 = NaN, as PyTorch
-    if constexpr (std::is_same_v<S, double>) loss[0] = v;
-    else if constexpr (std::is_same_v<S, float>) loss[0] = static_cast<float>(v);
-    else loss[0] = S(v);  // actk's 16-bit types round a double once
+    loss[0] = from_double<S>(mean ? s / totals[1] : s);  // all ignored: 0 / 0 = NaN, as PyTorch
   }
 }
 
@@ -184,7 +188,7 @@ __global__ void __launch_bounds__(kThreads)
     if (!valid) g = nan_of<T>();  // the row's gradient is NaN, nothing read outside it
     const T wt = valid ? (weight ? dload(weight[t]) : T(1)) : T(0);
     const T e1 = static_cast<T>(1.0 - sh.eps), ev = static_cast<T>(sh.eps / static_cast<double>(sh.vocab));
-    const T W = weight ? static_cast<T>(totals[0]) : static_cast<T>(sh.vocab), zl2 = static_cast<T>(2.0 * sh.zl) * l;
+    const T W = weight && sh.eps > 0 ? static_cast<T>(totals[0]) : static_cast<T>(sh.vocab), zl2 = static_cast<T>(2.0 * sh.zl) * l;
     auto write = [&](auto cap_c) {  // one loop per cap setting (tanhf beside the rest made ptxas spill)
       constexpr bool kCap = decltype(cap_c)::value;
       for (std::int64_t j = threadIdx.x; j < sh.vocab; j += kThreads) {
@@ -223,7 +227,8 @@ template <class S> void cross_entropy_typed(const CrossEntropyCall& c) {
     if (need_rows) ce_reduce<S><<<1, kThreads, 0, s>>>(totals + 2, c.rows, totals, c.reduction == 2, static_cast<S*>(c.loss));
   } else if (c.rows > 0) {
     ce_backward<S><<<grid_for<ce_backward<S>>(work), kThreads, 0, s>>>(x, c.targets, w, sh, totals, c.reduction,
-                                                                       static_cast<const S*>(c.dloss), c.lse_in,
+                                                                       static_cast<const S*>(c.dloss),
+                                                                       std::is_same_v<S, double> ? nullptr : c.lse_in,  // float lse: float64 recomputes it
                                                                        static_cast<S*>(c.dlogits));
   }
   check_launch("cross-entropy kernels", call);

@@ -135,7 +135,8 @@ __global__ void __launch_bounds__(kThreads)
 template <class Fn, class S>
 __global__ void __launch_bounds__(kThreads)
     gated_kernel(const S* gate, const S* value, std::int64_t stride_in, const S* dy, S* out, S* out2, std::int64_t n,
-                 std::int64_t cols, bool small, bool backward, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
+                 std::int64_t cols, bool small, bool backward, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl,
+                 GatedClamp<typename Compute<S>::type> cl) {
   using T = typename Compute<S>::type;
   const std::int64_t tid = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
@@ -143,13 +144,14 @@ __global__ void __launch_bounds__(kThreads)
   RowWalk w(tid, cols, small);
   for (std::int64_t o = tid; o < n; o += stride, w.advance(by, cols)) {
     const std::int64_t i = w.r * stride_in + w.c;
-    const T g = dload(gate[i]), v = dload(value[i]);
+    const T g0 = dload(gate[i]), v0 = dload(value[i]);
+    const T g = cl.gate(g0), v = cl.value(v0);  // identity steps unless clamped SwiGLU
     if (!backward) {
       out[o] = finish<S>(Fn::forward(g, p) * v, bl, out + o);
     } else {
       const T d = dload(dy[o]);
-      const S dg = finish<S>(Fn::backward_from_input(g, d * v, p), bl, out + i);
-      const S dv = finish<S>(d * Fn::forward(g, p), bl, out2 + i);
+      const S dg = finish<S>(Fn::backward_from_input(g, d * v, p) * cl.gate_pass(g0), bl, out + i);
+      const S dv = finish<S>(d * Fn::forward(g, p) * cl.value_pass(v0), bl, out2 + i);
       out[i] = dg;  // after both reads: dgate/dvalue may be gate/value (in place)
       out2[i] = dv;
     }
@@ -263,7 +265,7 @@ __global__ void __launch_bounds__(kThreads)
 template <int U, bool kBlend, bool kBackward, class Fn, class S, class T>
 __device__ __forceinline__ void gated_steps(const Vec<S>* vgate, const Vec<S>* vval, std::int64_t stride_in, const Vec<S>* vdy,
                                             Vec<S>* vout, Vec<S>* vout2, std::int64_t nvec, std::int64_t cols, bool small,
-                                            const P<T>& p, const BlendT<T>& bl) {
+                                            const P<T>& p, const BlendT<T>& bl, const GatedClamp<T>& cl) {
   constexpr int N = Vec<S>::N;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
   for (std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; base < nvec; base += stride * U) {
@@ -293,7 +295,7 @@ __device__ __forceinline__ void gated_steps(const Vec<S>* vgate, const Vec<S>* v
       if constexpr (!kBackward) {
 #pragma unroll
         for (int k = 0; k < N; ++k) {
-          T r = Fn::forward(dload(g[u].v[k]), p) * dload(v[u].v[k]);
+          T r = Fn::forward(cl.gate(dload(g[u].v[k])), p) * cl.value(dload(v[u].v[k]));
           if constexpr (kBlend) r = bl.with_old(r, dload(o[u].v[k]));
           else r = bl.scaled(r);
           o[u].v[k] = dstore<S>(r);
@@ -302,8 +304,9 @@ __device__ __forceinline__ void gated_steps(const Vec<S>* vgate, const Vec<S>* v
       } else {
 #pragma unroll
         for (int k = 0; k < N; ++k) {
-          const T gk = dload(g[u].v[k]), vk = dload(v[u].v[k]), dk = dload(d[u].v[k]);
-          T dg = Fn::backward_from_input(gk, dk * vk, p), dv = dk * Fn::forward(gk, p);
+          const T g0 = dload(g[u].v[k]), v0 = dload(v[u].v[k]), dk = dload(d[u].v[k]);
+          const T gk = cl.gate(g0), vk = cl.value(v0);
+          T dg = Fn::backward_from_input(gk, dk * vk, p) * cl.gate_pass(g0), dv = dk * Fn::forward(gk, p) * cl.value_pass(v0);
           if constexpr (kBlend) dg = bl.with_old(dg, dload(o[u].v[k])), dv = bl.with_old(dv, dload(o2[u].v[k]));
           else dg = bl.scaled(dg), dv = bl.scaled(dv);
           o[u].v[k] = dstore<S>(dg);
@@ -319,15 +322,16 @@ __device__ __forceinline__ void gated_steps(const Vec<S>* vgate, const Vec<S>* v
 template <class Fn, class S, bool kBackward>
 __global__ void __launch_bounds__(kThreads)
     gated_vec(const S* gate, const S* value, std::int64_t stride_in, const S* dy, S* out, S* out2, std::int64_t nvec,
-              std::int64_t cols, bool small, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl) {
+              std::int64_t cols, bool small, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl,
+              GatedClamp<typename Compute<S>::type> cl) {
   using T = typename Compute<S>::type;
   const auto* vgate = reinterpret_cast<const Vec<S>*>(gate);
   const auto* vval = reinterpret_cast<const Vec<S>*>(value);
   const auto* vdy = reinterpret_cast<const Vec<S>*>(dy);
   auto* vout = reinterpret_cast<Vec<S>*>(out);
   auto* vout2 = reinterpret_cast<Vec<S>*>(out2);
-  if (bl.beta != T(0)) gated_steps<1, true, kBackward, Fn>(vgate, vval, stride_in, vdy, vout, vout2, nvec, cols, small, p, bl);
-  else gated_steps<kUnroll, false, kBackward, Fn>(vgate, vval, stride_in, vdy, vout, vout2, nvec, cols, small, p, bl);
+  if (bl.beta != T(0)) gated_steps<1, true, kBackward, Fn>(vgate, vval, stride_in, vdy, vout, vout2, nvec, cols, small, p, bl, cl);
+  else gated_steps<kUnroll, false, kBackward, Fn>(vgate, vval, stride_in, vdy, vout, vout2, nvec, cols, small, p, bl, cl);
 }
 
 // ---- launchers: one per family (overloads on its call struct) ---------------------------------
@@ -435,20 +439,22 @@ template <class Fn, class S> void launch_fused(const BiasActBackwardCall& c) {
 
 template <class Fn, class S> void launch_fused(const GatedForwardCall& c) {
   const FusedLaunch<S> L(c);
+  const auto cl = gated_clamp<typename Compute<S>::type>(c);
   const auto* g = static_cast<const S*>(c.gate);
   const auto* v = static_cast<const S*>(c.value);
   auto* y = static_cast<S*>(c.y);
   if (L.whole_vectors && c.in_stride % Vec<S>::N == 0 && L.aligned(g, v, y))
     gated_vec<Fn, S, false><<<grid_for<gated_vec<Fn, S, false>>(L.vwork), kThreads, 0, L.s>>>(g, v, c.in_stride, nullptr, y, nullptr,
-                                                                                             L.nvec, c.cols, L.small, L.p, L.bl);
+                                                                                             L.nvec, c.cols, L.small, L.p, L.bl, cl);
   else
     gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, nullptr, y, nullptr, L.n, c.cols,
-                                                                                 L.small, false, L.p, L.bl);
+                                                                                 L.small, false, L.p, L.bl, cl);
   check_launch("fused kernel", c.call);
 }
 
 template <class Fn, class S> void launch_fused(const GatedBackwardCall& c) {
   const FusedLaunch<S> L(c);
+  const auto cl = gated_clamp<typename Compute<S>::type>(c);
   const auto* g = static_cast<const S*>(c.gate);
   const auto* v = static_cast<const S*>(c.value);
   const auto* dy = static_cast<const S*>(c.dy);
@@ -456,10 +462,10 @@ template <class Fn, class S> void launch_fused(const GatedBackwardCall& c) {
   auto* dv = static_cast<S*>(c.dvalue);
   if (L.whole_vectors && c.in_stride % Vec<S>::N == 0 && L.aligned(g, v, dy, dg, dv))
     gated_vec<Fn, S, true><<<grid_for<gated_vec<Fn, S, true>>(L.vwork), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.nvec,
-                                                                                           c.cols, L.small, L.p, L.bl);
+                                                                                           c.cols, L.small, L.p, L.bl, cl);
   else
     gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.n, c.cols, L.small,
-                                                                                 true, L.p, L.bl);
+                                                                                 true, L.p, L.bl, cl);
   check_launch("fused kernel", c.call);
 }
 

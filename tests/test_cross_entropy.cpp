@@ -341,6 +341,14 @@ TEST(CrossEntropy, RefusesBadArguments) {
                  "dlogits partly over the logits");
   expect_refused([&] { actk::cross_entropy_backward(DType::float64, x.data(), IndexType::int64, t.data(), nullptr, nullptr, g.data(), 2, V, o, Backend::cpu); },
                  "null dloss");
+  {  // dlogits may be the logits, but not another input of the same length (one row: the weights)
+    std::vector<double> w(4, 1.0);
+    CrossEntropyOptions ow = o;
+    ow.weight = w.data();
+    expect_refused([&] { actk::cross_entropy_backward(DType::float64, x.data(), IndexType::int64, t.data(), &dl, nullptr, w.data(), 1, V, ow, Backend::cpu); },
+                   "dlogits over the weights");
+    EXPECT_EQ(w[0], 1.0);
+  }
 }
 
 TEST(CrossEntropy, TheCAbi) {

@@ -370,3 +370,119 @@ TEST(Fused, TheOldArgumentOrderStillWorks) {
 }
 
 }  // namespace
+
+// ---- clamped SwiGLU (GPT-OSS) ------------------------------------------------------------------
+
+namespace {
+
+double sig(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+/// GPT-OSS's formula in double: g = min(gate, L), v = clamp(value, -L, L), g sigmoid(a g) (v + 1).
+double clamped_ref(double gate, double value, double a, double L) {
+  const double g = std::min(gate, L), v = std::max(-L, std::min(value, L));
+  return g * sig(a * g) * (v + 1);
+}
+
+}  // namespace
+
+TEST(ClampedSwiglu, ForwardMatchesGptOssFormula) {
+  const std::int64_t rows = 5, cols = 41;
+  Rng rng(12);
+  std::vector<double> cat(static_cast<std::size_t>(rows * 2 * cols));
+  for (auto& v : cat) v = rng.uniform(-12, 12);  // both clamps saturate somewhere
+  for (double a : {1.702, 0.5})
+    for (double L : {7.0, 2.5}) {
+      std::vector<double> y(static_cast<std::size_t>(rows * cols));
+      actk::clamped_swiglu_forward(DType::float64, cat.data(), cat.data() + cols, 2 * cols, y.data(), rows, cols, a, L,
+                                   actk::Backend::cpu);
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < cols; ++c) {
+          const double ref = clamped_ref(cat[r * 2 * cols + c], cat[r * 2 * cols + cols + c], a, L);
+          EXPECT_NEAR(y[r * cols + c], ref, 1e-14 * (1 + std::fabs(ref))) << "alpha " << a << " limit " << L << " (" << r << "," << c << ")";
+        }
+    }
+  // defaults: alpha 1.702, limit 7; two separate tensors (in_stride = cols) give the same bits
+  const std::vector<double> gate = {8.0, -3.0, 0.5, 7.0}, value = {-9.0, 2.0, 7.5, 0.0};
+  std::vector<double> y(4), y2(4);
+  actk::clamped_swiglu_forward(DType::float64, gate.data(), value.data(), 4, y.data(), 1, 4);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[i], clamped_ref(gate[i], value[i], 1.702, 7.0), 1e-15) << i;
+  EXPECT_NEAR(y[0], 7.0 * sig(1.702 * 7.0) * (-7.0 + 1), 1e-14) << "both clamps";
+  actk_clamped_swiglu_forward(ACTK_FLOAT64, gate.data(), value.data(), 4, y2.data(), 1, 4, 1.702, 7.0, ACTK_BACKEND_CPU, nullptr, 1.0, 0.0);
+  EXPECT_EQ(std::memcmp(y.data(), y2.data(), sizeof(double) * 4), 0) << "the C ABI";
+}
+
+TEST(ClampedSwiglu, BackwardMatchesFiniteDifferencesAndStopsAtTheClamps) {
+  const std::int64_t cols = 64;
+  Rng rng(4);
+  std::vector<double> gate(cols), value(cols), dy(cols);
+  for (std::int64_t c = 0; c < cols; ++c) {
+    gate[c] = rng.uniform(-10, 10), value[c] = rng.uniform(-10, 10), dy[c] = rng.uniform(-1, 1);
+    // keep finite differences away from the kinks at +-limit
+    if (std::fabs(std::fabs(gate[c]) - 7.0) < 0.01) gate[c] += 0.1;
+    if (std::fabs(std::fabs(value[c]) - 7.0) < 0.01) value[c] += 0.1;
+  }
+  std::vector<double> dg(cols), dv(cols);
+  actk::clamped_swiglu_backward(DType::float64, gate.data(), value.data(), cols, dy.data(), dg.data(), dv.data(), 1, cols);
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const double h = 1e-6;
+    const double fg = (clamped_ref(gate[c] + h, value[c], 1.702, 7) - clamped_ref(gate[c] - h, value[c], 1.702, 7)) / (2 * h);
+    const double fv = (clamped_ref(gate[c], value[c] + h, 1.702, 7) - clamped_ref(gate[c], value[c] - h, 1.702, 7)) / (2 * h);
+    EXPECT_NEAR(dg[c], dy[c] * fg, 1e-7 * (1 + std::fabs(dy[c] * fg))) << c << " gate " << gate[c];
+    EXPECT_NEAR(dv[c], dy[c] * fv, 1e-7 * (1 + std::fabs(dy[c] * fv))) << c << " value " << value[c];
+    if (gate[c] > 7) {
+      EXPECT_EQ(dg[c], 0.0) << "the gate clamp saturates";
+    }
+    if (std::fabs(value[c]) > 7) {
+      EXPECT_EQ(dv[c], 0.0) << "the value clamp saturates";
+    }
+  }
+  // at the limit itself the gradient passes (PyTorch's clamp backward: min <= x <= max)
+  const double g7 = 7.0, v7 = -7.0, one = 1.0;
+  double a = 0, b = 0;
+  actk::clamped_swiglu_backward(DType::float64, &g7, &v7, 1, &one, &a, &b, 1, 1);
+  EXPECT_NE(a, 0.0);
+  EXPECT_NE(b, 0.0);
+}
+
+TEST(ClampedSwiglu, EveryDtypeAndInPlaceAndValidation) {
+  const std::int64_t rows = 3, cols = 17;
+  Rng rng(6);
+  std::vector<double> cat64(static_cast<std::size_t>(rows * 2 * cols));
+  for (auto& v : cat64) v = rng.uniform(-9, 9);
+  std::vector<actk::bfloat16> cat(cat64.size());
+  for (std::size_t i = 0; i < cat.size(); ++i) cat[i] = to<actk::bfloat16>(cat64[i]), cat64[i] = static_cast<double>(cat[i]);
+  std::vector<actk::bfloat16> y(static_cast<std::size_t>(rows * cols));
+  std::vector<double> y64(y.size());
+  actk::clamped_swiglu_forward(DType::bfloat16, cat.data(), cat.data() + cols, 2 * cols, y.data(), rows, cols);
+  actk::clamped_swiglu_forward(DType::float64, cat64.data(), cat64.data() + cols, 2 * cols, y64.data(), rows, cols);
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const actk::bfloat16 want = to<actk::bfloat16>(y64[i]);
+    EXPECT_EQ(y[i].bits, want.bits) << "bfloat16: the double result rounded once, " << i;
+  }
+  // backward in place over the input (dgate = gate, dvalue = value)
+  std::vector<double> dy(y.size(), 0.5), ref_g(cat64.size()), inplace = cat64;
+  actk::clamped_swiglu_backward(DType::float64, cat64.data(), cat64.data() + cols, 2 * cols, dy.data(), ref_g.data(),
+                                ref_g.data() + cols, rows, cols);
+  actk::clamped_swiglu_backward(DType::float64, inplace.data(), inplace.data() + cols, 2 * cols, dy.data(), inplace.data(),
+                                inplace.data() + cols, rows, cols);
+  EXPECT_EQ(std::memcmp(ref_g.data(), inplace.data(), sizeof(double) * inplace.size()), 0);
+  // the plain gated op keeps no clamp: swish(1.702) gated is g sigmoid(1.702 g) v on the same (saturating) data
+  std::vector<double> plain(y.size());
+  actk::gated_forward(Op::swish, DType::float64, cat64.data(), cat64.data() + cols, 2 * cols, plain.data(), rows, cols, {1.702});
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const double g = cat64[r * 2 * cols + c], v = cat64[r * 2 * cols + cols + c];
+      EXPECT_NEAR(plain[r * cols + c], g * sig(1.702 * g) * v, 1e-13 * (1 + std::fabs(g * v)));
+    }
+  for (double bad : {0.0, -1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()})
+    EXPECT_THROW(actk::clamped_swiglu_forward(DType::float64, cat64.data(), cat64.data() + cols, 2 * cols, y64.data(), rows, cols,
+                                              1.702, bad),
+                 Error)
+        << "limit " << bad;
+  EXPECT_THROW(actk::clamped_swiglu_forward(DType::float64, cat64.data(), cat64.data() + cols, 2 * cols, y64.data(), rows, cols,
+                                            std::numeric_limits<double>::quiet_NaN(), 7.0),
+               Error);
+  EXPECT_EQ(actk_clamped_swiglu_forward(ACTK_FLOAT64, cat64.data(), cat64.data() + cols, 2 * cols, y64.data(), rows, cols, 1.702, -3,
+                                        ACTK_BACKEND_CPU, nullptr, 1.0, 0.0),
+            ACTK_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(actk_last_error()).find("clamped_swiglu_forward"), std::string::npos) << actk_last_error();
+}

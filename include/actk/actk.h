@@ -145,7 +145,8 @@ struct CrossEntropyOptions {
 /// float32 [rows]) receives each row's logsumexp for the backward. A target outside [0, vocab)
 /// other than ignore_index is refused on the CPU (it reads the targets); the GPU cannot refuse
 /// without a synchronization, so there that row's loss (and the mean or sum) is NaN, no element
-/// outside the logits is read, and the backward writes NaN over that row. Accumulation in double
+/// outside the logits is read, and the backward writes NaN over that row (over every row with the
+/// mean, whose denominator is then NaN). Accumulation in double
 /// on the CPU, float on the GPU (double for float64). A row holding NaN or +inf gives NaN (as
 /// softmax); an all -inf row NaN. The GPU takes rows (+ 2) doubles of scratch
 /// from the stream-ordered pool for the sum and mean.
@@ -157,8 +158,9 @@ ACTK_API void cross_entropy_forward(DType dtype, const void* logits, IndexType t
 ///   g ((1 - eps) w_t (p_j - [j = t]) + (eps / vocab) (W p_j - w_j) + 2 z_loss lse p_j)
 /// (times 1 - (z_j / c)^2 with a cap); ignored rows get 0. dloss has the logits' dtype (rows values
 /// for none, else one). lse: the forward's (null: recomputed from the logits). dlogits may be
-/// logits itself (the gradient written over the logits: no [rows, vocab] temporary). The CPU path,
-/// the reference, always recomputes lse in double and does not read `lse`.
+/// logits itself (the gradient written over the logits: no [rows, vocab] temporary), and may alias
+/// no other input. The CPU path (the reference, in double) and float64 on the GPU recompute lse
+/// and do not read `lse`.
 ACTK_API void cross_entropy_backward(DType dtype, const void* logits, IndexType target_type, const void* targets,
                                      const void* dloss, const float* lse, void* dlogits, std::int64_t rows, std::int64_t vocab,
                                      const CrossEntropyOptions& options = {}, Backend backend = Backend::automatic,
@@ -219,6 +221,20 @@ ACTK_API void gated_backward(Op op, DType dtype, const void* gate, const void* v
                              const void* dy, void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols,
                              const Params& params = {}, Backend backend = Backend::automatic,
                              Stream stream = nullptr, Blend blend = {});
+
+/// Clamped SwiGLU (GPT-OSS): g = min(gate, limit), v = clamp(value, -limit, limit),
+/// y = g * sigmoid(alpha * g) * (v + 1); defaults alpha = 1.702, limit = 7. The layouts and aliasing
+/// rules are gated_forward's (two tensors, or one [rows, 2*cols] tensor, gate first). The
+/// backward's gradients are zero where a clamp saturates (gate > limit; |value| > limit), as
+/// PyTorch's clamp: dgate = dy (v + 1) swish'(g) [gate <= limit], dvalue = dy swish(g) [|value| <=
+/// limit]. (The interleaved gate/value layout of some checkpoints is not supported yet.)
+ACTK_API void clamped_swiglu_forward(DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
+                                     std::int64_t rows, std::int64_t cols, double alpha = 1.702, double limit = 7.0,
+                                     Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
+ACTK_API void clamped_swiglu_backward(DType dtype, const void* gate, const void* value, std::int64_t in_stride, const void* dy,
+                                      void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols, double alpha = 1.702,
+                                      double limit = 7.0, Backend backend = Backend::automatic, Stream stream = nullptr,
+                                      Blend blend = {});
 
 /// The fused calls' earlier argument order (blend before the backend), kept so code written for it
 /// still compiles; every call now takes backend, stream, blend in that order (then the workspace).

@@ -161,6 +161,17 @@ ACTK_API actk_status actk_cross_entropy_backward(actk_dtype dtype, const void* l
                                                  int64_t rows, int64_t vocab, const actk_cross_entropy_options* options,
                                                  actk_backend backend, void* stream);
 
+/* Clamped SwiGLU (GPT-OSS; see actk.h): y = g sigmoid(slope g) (v + 1) with g = min(gate, limit),
+ * v = clamp(value, -limit, limit); GPT-OSS uses slope = 1.702, limit = 7. Layouts as actk_gated_*;
+ * alpha/beta blend the output. */
+ACTK_API actk_status actk_clamped_swiglu_forward(actk_dtype dtype, const void* gate, const void* value, int64_t in_stride,
+                                                 void* y, int64_t rows, int64_t cols, double slope, double limit,
+                                                 actk_backend backend, void* stream, double alpha, double beta);
+ACTK_API actk_status actk_clamped_swiglu_backward(actk_dtype dtype, const void* gate, const void* value, int64_t in_stride,
+                                                  const void* dy, void* dgate, void* dvalue, int64_t rows, int64_t cols,
+                                                  double slope, double limit, actk_backend backend, void* stream, double alpha,
+                                                  double beta);
+
 /* The fused calls of actk 0.1, with alpha/beta before the backend: kept (same behaviour as the _ex
  * forms above); new code should call the _ex forms. */
 ACTK_API actk_status actk_bias_act_forward(int op, const double* params, actk_dtype dtype, const void* x,

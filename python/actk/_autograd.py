@@ -302,19 +302,23 @@ def _gated_shape(x, value_first):
     return rows, cols, go, vo
 
 
-def gated_forward(x, name, p0, p1, value_first):
+def gated_forward(x, name, p0, p1, value_first, clamp=None):
+    """clamp: None, or (alpha, limit) for GPT-OSS's clamped SwiGLU (name, p0, p1 unused then)."""
     dt = dtype_of(x)
     rows, cols, go, vo = _gated_shape(x, value_first)
     be, stream, dev = place(x)
     x = x.contiguous()
     y = x.new_empty(tuple(x.shape[:-1]) + (cols,))
     with dev:
-        call("gated_forward", _lib.op_id(name), _lib.params(p0, p1), dt, ptr(x, go), ptr(x, vo), 2 * cols, ptr(y), rows,
-             cols, 1.0, 0.0, be, stream)
+        if clamp:
+            call("clamped_swiglu_forward", dt, ptr(x, go), ptr(x, vo), 2 * cols, ptr(y), rows, cols, *clamp, be, stream, 1.0, 0.0)
+        else:
+            call("gated_forward", _lib.op_id(name), _lib.params(p0, p1), dt, ptr(x, go), ptr(x, vo), 2 * cols, ptr(y), rows,
+                 cols, 1.0, 0.0, be, stream)
     return y
 
 
-def gated_backward(x, g, name, p0, p1, value_first):
+def gated_backward(x, g, name, p0, p1, value_first, clamp=None):
     dt = dtype_of(x)
     rows, cols, go, vo = _gated_shape(x, value_first)
     g = g.contiguous()
@@ -322,8 +326,12 @@ def gated_backward(x, g, name, p0, p1, value_first):
     x = x.contiguous()
     dx = torch.empty_like(x)
     with dev:
-        call("gated_backward", _lib.op_id(name), _lib.params(p0, p1), dt, ptr(x, go), ptr(x, vo), 2 * cols, ptr(g),
-             ptr(dx, go), ptr(dx, vo), rows, cols, 1.0, 0.0, be, stream)
+        if clamp:
+            call("clamped_swiglu_backward", dt, ptr(x, go), ptr(x, vo), 2 * cols, ptr(g), ptr(dx, go), ptr(dx, vo), rows, cols,
+                 *clamp, be, stream, 1.0, 0.0)
+        else:
+            call("gated_backward", _lib.op_id(name), _lib.params(p0, p1), dt, ptr(x, go), ptr(x, vo), 2 * cols, ptr(g),
+                 ptr(dx, go), ptr(dx, vo), rows, cols, 1.0, 0.0, be, stream)
     return dx
 
 
@@ -343,6 +351,23 @@ class Gated(torch.autograd.Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return gated_backward(x, g, *ctx.meta), None, None, None, None
+
+
+class ClampedSwiglu(torch.autograd.Function):
+    """GPT-OSS's clamped SwiGLU over x = [..., 2 cols], gate first: g = min(gate, limit),
+    v = clamp(value, -limit, limit), g sigmoid(alpha g) (v + 1); both gradients in one pass."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, limit):
+        ctx.clamp = (float(alpha), float(limit))
+        ctx.save_for_backward(x)
+        return gated_forward(x, None, None, None, False, ctx.clamp)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return gated_backward(x, g, None, None, None, False, ctx.clamp), None, None
 
 
 def _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap):

@@ -124,6 +124,8 @@ def _declare(lib):
         "actk_cross_entropy_forward": [c_int, vp, c_int, vp, vp, vp, i64, i64, ctypes.POINTER(CrossEntropyOptions), c_int, vp],
         "actk_cross_entropy_backward": [c_int, vp, c_int, vp, vp, vp, vp, i64, i64, ctypes.POINTER(CrossEntropyOptions), c_int,
                                         vp],
+        "actk_clamped_swiglu_forward": [c_int, vp, vp, i64, vp, i64, i64, dbl, dbl, c_int, vp, dbl, dbl],
+        "actk_clamped_swiglu_backward": [c_int, vp, vp, i64, vp, vp, vp, i64, i64, dbl, dbl, c_int, vp, dbl, dbl],
         "actk_op_from_name": [ctypes.c_char_p, ctypes.POINTER(c_int)],
     }
     for name, args in sigs.items():

@@ -91,6 +91,14 @@ void ce_case(std::int64_t rows, std::int64_t V, const CrossEntropyOptions& base,
         ASSERT_EQ(bytes[b], 0xA5) << what << ": a write outside an output, byte " << b;
       }
   }
+  {
+    const auto bytes = dLse.raw();
+    const std::size_t lo = dLse.byte_offset(0), hi = dLse.byte_offset(dLse.size());
+    for (std::size_t b = 0; b < bytes.size(); ++b)
+      if (b < lo || b >= hi) {
+        ASSERT_EQ(bytes[b], 0xA5) << what << ": a write outside lse, byte " << b;
+      }
+  }
   // the backward without lse (recomputed), in place over the logits: the same values; run twice: the same bits
   actk::cross_entropy_backward(dt, dX.get(), tt, td, dDL.get(), nullptr, dX.get(), rows, V, od);
   const auto g2 = dX.download(n);
@@ -125,6 +133,22 @@ TYPED_TEST(CudaCrossEntropy, MatchesTheCpu) {
     ce_case<TypeParam>(rows, V, sum, true, true, 3);
   }
   ce_case<TypeParam>(5000, 31, mean, true, false, 4);  // many rows per block (grid-stride), the mean over 5000
+}
+
+// Small, every option, many rows per block (the grid-stride reuse of shared memory): the case the
+// sanitizers run (tools/gpu-check).
+TEST(CudaCrossEntropy, SmallWithEveryOption) {
+  SKIP_WITHOUT_GPU();
+  CrossEntropyOptions all;
+  all.reduction = Reduction::sum;
+  all.label_smoothing = 0.1;
+  all.z_loss = 1e-3;
+  all.softcap = 5.0;
+  ce_case<float>(700, 33, all, true, false, 6);
+  all.reduction = Reduction::none;
+  all.label_smoothing = 0;
+  ce_case<float>(300, 33, all, true, true, 7);  // weights without smoothing: W is not computed
+  ce_case<bfloat16>(300, 1000, CrossEntropyOptions{}, true, true, 8);
 }
 
 // A target outside [0, vocab) (not ignore_index): the GPU cannot refuse it without synchronizing;

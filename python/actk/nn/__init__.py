@@ -7,7 +7,7 @@ from . import functional as F
 __all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "QuickGELU",
            "SiLU", "Swish", "Mish", "Softplus", "Softsign", "LogSigmoid", "Hardtanh", "Hardsigmoid", "Hardswish",
            "Softshrink", "Hardshrink", "Tanhshrink", "Threshold", "Squareplus", "SquaredReLU", "PReLU", "Softmax",
-           "LogSoftmax", "CrossEntropyLoss", "BiasAct", "Gated", "GLU", "SwiGLU", "GEGLU", "ReGLU", "functional"]
+           "LogSoftmax", "CrossEntropyLoss", "BiasAct", "Gated", "GLU", "SwiGLU", "ClampedSwiGLU", "GEGLU", "ReGLU", "functional"]
 
 
 class Activation(torch.nn.Module):
@@ -354,3 +354,17 @@ class CrossEntropyLoss(torch.nn.Module):
             if getattr(self, k):
                 parts.append(f"{k}={getattr(self, k)}")
         return ", ".join(parts)
+
+
+class ClampedSwiGLU(torch.nn.Module):
+    """GPT-OSS's clamped SwiGLU (see actk.nn.functional.clamped_swiglu)."""
+
+    def __init__(self, alpha=1.702, limit=7.0, interleaved=False):
+        super().__init__()
+        self.alpha, self.limit, self.interleaved = alpha, limit, interleaved
+
+    def forward(self, x):
+        return F.clamped_swiglu(x, self.alpha, self.limit, self.interleaved)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}, limit={self.limit}" + (", interleaved=True" if self.interleaved else "")

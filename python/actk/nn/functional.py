@@ -8,10 +8,10 @@ contiguous tensor.
 """
 import torch
 
-from .._autograd import BiasAct, CrossEntropy, Elementwise, Gated, Prelu, Softmax
+from .._autograd import BiasAct, ClampedSwiglu, CrossEntropy, Elementwise, Gated, Prelu, Softmax
 from .._compile import compiling
 
-__all__ = ["cross_entropy", "activation", "identity", "binary_step", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu",
+__all__ = ["cross_entropy", "clamped_swiglu", "activation", "identity", "binary_step", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu",
            "celu", "gelu", "quick_gelu", "silu", "swish", "mish", "softplus", "softsign", "exponential", "logsigmoid",
            "log_sigmoid", "hardtanh", "hardsigmoid", "hardswish", "softshrink", "hardshrink", "tanhshrink", "threshold",
            "squareplus", "squared_relu", "sparse_plus", "sine", "prelu", "softmax", "log_softmax", "bias_act", "gated",
@@ -204,6 +204,17 @@ def glu(x, dim=-1):
 def swiglu(x):
     """silu(gate) * value, x = [..., 2 cols] with the gate first."""
     return gated(x, "silu")
+
+
+def clamped_swiglu(x, alpha=1.702, limit=7.0, interleaved=False):
+    """GPT-OSS's clamped SwiGLU over x = [..., 2 cols]: g = min(gate, limit), v = clamp(value,
+    -limit, limit), g * sigmoid(alpha * g) * (v + 1); gradients stop where a clamp saturates.
+    Gate first; interleaved=True takes gate and value alternating (x[..., ::2], x[..., 1::2], as
+    GPT-OSS's checkpoints), gathered into the gate-first layout by a copy (the kernels do not read
+    the interleaved layout yet)."""
+    if interleaved:
+        x = torch.cat((x[..., ::2], x[..., 1::2]), dim=-1)
+    return ClampedSwiglu.apply(x, alpha, limit)
 
 
 def geglu(x, approximate="none"):

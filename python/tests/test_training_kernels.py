@@ -1,7 +1,9 @@
-"""actk.nn.functional.cross_entropy against torch.nn.functional.cross_entropy: every reduction,
+"""The training kernels of issue #17. actk.nn.functional.cross_entropy against
+torch.nn.functional.cross_entropy: every reduction,
 weights, ignore_index, label smoothing, int32 and int64 targets, values and gradients in float64,
 float32 and bfloat16, gradcheck in float64; z_loss and softcap against their formulas written in
-torch; the module; errors."""
+torch; the module; errors. GPT-OSS's clamped SwiGLU against its reference (autograd through
+torch.clamp), both layouts."""
 import pytest
 import torch
 import torch.nn.functional as TF
@@ -107,3 +109,38 @@ def test_errors():
         F.cross_entropy(x, torch.tensor([0, 5, 1]))
     with pytest.raises(ValueError, match="weight"):
         F.cross_entropy(x, t, weight=w.double())
+
+
+# ---- clamped SwiGLU (GPT-OSS) -------------------------------------------------------------------
+
+def _gptoss(x, alpha=1.702, limit=7.0, interleaved=False):
+    """GPT-OSS's reference, autograd through torch.clamp."""
+    gate, value = (x[..., ::2], x[..., 1::2]) if interleaved else x.chunk(2, dim=-1)
+    gate = gate.clamp(min=None, max=limit)
+    value = value.clamp(min=-limit, max=limit)
+    return gate * torch.sigmoid(alpha * gate) * (value + 1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_clamped_swiglu_matches_gptoss(device, interleaved):
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(6, 2 * 40, generator=g, dtype=torch.float64) * 6).to(device)
+    xa, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yr = F.clamped_swiglu(xa, interleaved=interleaved), _gptoss(xr, interleaved=interleaved)
+    torch.testing.assert_close(ya, yr, rtol=1e-13, atol=1e-14)
+    w = torch.randn(ya.shape, generator=g, dtype=torch.float64).to(device)
+    (ya * w).sum().backward()
+    (yr * w).sum().backward()
+    torch.testing.assert_close(xa.grad, xr.grad, rtol=1e-12, atol=1e-13)
+    m = actk.nn.ClampedSwiGLU(limit=5.0)
+    assert "limit=5.0" in repr(m)
+    torch.testing.assert_close(m(x), _gptoss(x, limit=5.0), rtol=1e-13, atol=1e-14)
+
+
+def test_clamped_swiglu_bfloat16_and_errors():
+    x = torch.randn(4, 64, dtype=torch.float64) * 6
+    y = F.clamped_swiglu(x.bfloat16())
+    torch.testing.assert_close(y.double(), _gptoss(x.bfloat16().double()), rtol=8e-3, atol=1e-2)
+    with pytest.raises(actk.ActkError, match="limit"):
+        F.clamped_swiglu(x, limit=0.0)

@@ -10,7 +10,7 @@ GPU) or perf_counter (on the CPU), median of many runs, and reports GB/s for the
 must move (2 tensors forward, 3 backward). Writes compare.json, compare.md and PNG plots.
 The fused ops (bias_gelu, bias_silu: y = f(x + b) with dbias; swiglu, geglu on one [rows, 2 cols]
 tensor, gate first) are compared with PyTorch eager's composition (separate kernels) and with
-torch.compile's fusion of it.
+torch.compile's fusion of it; cross-entropy (mean) with F.cross_entropy.
 
   /usr/bin/python3 bench/compare_torch.py --lib build/default/libactk.so --device auto --out OUTDIR
   /usr/bin/python3 bench/compare_torch.py --device cpu --quick --out build/compare   # what CI runs
@@ -185,7 +185,11 @@ def main():
             sys.exit(f"compare_torch: unknown dtype(s) {unknown}; known: {list(DTYPES)}")
     if args.softmax_cols:
         sm_cols = [int(v) for v in args.softmax_cols.split(",")]
-    ops = args.ops.split(",") if args.ops else list(TORCH) + ["softmax", "log_softmax"] + list(FUSED)
+    ops = args.ops.split(",") if args.ops else list(TORCH) + ["softmax", "log_softmax"] + list(FUSED) + ["cross_entropy"]
+    # cross-entropy [rows, vocab]: issue #17's shapes on a GPU
+    ce_shapes = ([(4096, 32000), (4096, 128256), (1024, 262144)] if device == "cuda" else [(64, 32000)])
+    if args.quick:
+        ce_shapes = [(16, 1000)]
     has_compile = hasattr(torch, "compile") and not args.no_compile
     timer = Timer(device, reps)
     stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream) if device == "cuda" else None
@@ -211,6 +215,14 @@ def main():
     for op_index, op in enumerate(ops):
         if op_index > 0:  # what finished so far survives a timeout
             save(args.out, meta, records)
+        if op == "cross_entropy":
+            for dname in dtypes:
+                for direction in ("forward", "backward"):
+                    done += 1
+                    bad = ce_case(lib, dname, direction, ce_shapes, device, stream, gen, timer, has_compile, records)
+                    failures += bad
+                    print(f"[{done}/{total_cases}] cross_entropy {dname} {direction}: {'DISAGREE' if bad else 'ok'}", flush=True)
+            continue
         if op in FUSED:
             for dname in dtypes:
                 for direction in ("forward", "backward"):
@@ -410,6 +422,63 @@ def fused_case(lib, op, dname, direction, sizes, device, stream, gen, timer, has
     return failures
 
 
+def ce_case(lib, dname, direction, shapes, device, stream, gen, timer, has_compile, records):
+    """Cross-entropy (mean, PyTorch's defaults) over [rows, vocab] logits: actk's one call vs
+    F.cross_entropy eager (log_softmax + nll_loss) and torch.compile, accuracy against float64
+    first. Bytes: the logits read forward; read and the gradient written backward."""
+    from actk import _lib as alib
+    tdt, code = DTYPES[dname]
+    fn = lambda x, t: F.cross_entropy(x, t)
+    compiled = torch.compile(fn) if has_compile else None
+    failures = []
+    for rows, vocab in shapes:
+        n = rows * vocab
+        x = (torch.randn(rows, vocab, generator=gen, dtype=torch.float64) * 3).to(tdt).to(device)
+        t = torch.randint(0, vocab, (rows,), generator=gen).to(device)
+        loss = torch.empty((), dtype=tdt, device=device)
+        lse = torch.empty(rows, dtype=torch.float32, device=device)
+        esz = x.element_size()
+        fwd = lambda: check(lib, lib.actk_cross_entropy_forward(code, x.data_ptr(), alib.INT64, t.data_ptr(), loss.data_ptr(),
+                                                                lse.data_ptr(), rows, vocab, None, 0, stream))
+        fwd()
+        if direction == "forward":
+            actk_call, nbytes = fwd, n * esz
+            torch_call = lambda: fn(x, t)
+            comp_call = (lambda: compiled(x, t)) if compiled else None
+            outs, exact = [loss], [fn(x.double(), t)]
+            ref = try_ref(lambda: [fn(x, t)])
+        else:
+            dl = torch.ones((), dtype=tdt, device=device)
+            g = torch.empty_like(x)
+            actk_call = lambda: check(lib, lib.actk_cross_entropy_backward(code, x.data_ptr(), alib.INT64, t.data_ptr(), dl.data_ptr(),
+                                                                           lse.data_ptr(), g.data_ptr(), rows, vocab, None, 0, stream))
+            actk_call()
+            nbytes = 2 * n * esz
+            xr = x.detach().clone().requires_grad_(True)
+            yr = try_ref(lambda: fn(xr, t))
+            torch_call = (lambda: torch.autograd.grad(yr, xr, dl, retain_graph=True)) if yr is not None else None
+            comp_call = None
+            if compiled:
+                xc = x.detach().clone().requires_grad_(True)
+                yc = compiled(xc, t)
+                comp_call = lambda: torch.autograd.grad(yc, xc, dl, retain_graph=True)
+            x64 = x.double().requires_grad_(True)
+            outs, exact = [g], [torch.autograd.grad(fn(x64, t), x64)[0]]
+            ref = None if torch_call is None else try_ref(lambda: [torch_call()[0]])
+        if device == "cuda":
+            torch.cuda.synchronize()
+        oks, errs = zip(*(agree(o, e, dname) for o, e in zip(outs, exact)))
+        ok, err = all(oks), max(errs)
+        torch_err = max(agree(r, e, dname)[1] for r, e in zip(ref, exact)) if ref is not None else None
+        rec = {"op": "cross_entropy", "dtype": dname, "direction": direction, "rows": rows, "cols": vocab, "n": n, "bytes": nbytes,
+               "agree": ok, "max_rel_err": err, "torch_max_rel_err": torch_err}
+        time_calls(rec, (("actk", actk_call), ("torch", torch_call), ("compile", comp_call)), nbytes, timer)
+        records.append(rec)
+        if not ok:
+            failures.append(f"cross_entropy/{dname}/{direction}/{rows}x{vocab}: actk max rel err {err:.3g} vs float64")
+    return failures
+
+
 def fmt(v):
     return "-" if v is None else f"{v:.1f}"
 
@@ -429,7 +498,7 @@ def write_markdown(path, meta, records):
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         sp = r["actk_GBps"] / r["torch_GBps"] if r["actk_GBps"] and r["torch_GBps"] else None
-        shape = f"{r['rows']}x{r['cols']}" if r["op"].endswith("softmax") or r.get("fused") else str(r["n"])
+        shape = f"{r['rows']}x{r['cols']}" if r["op"].endswith("softmax") or r.get("fused") or r["op"] == "cross_entropy" else str(r["n"])
         lines.append(f"| {r['op']} | {r['dtype']} | {r['direction']} | {shape} | {fmt(r['actk_GBps'])} | "
                      f"{fmt(r['torch_GBps'])} | {fmt(r['compile_GBps'])} | {'-' if sp is None else f'{sp:.2f}x'} | "
                      f"{r['max_rel_err']:.1e}{'' if r['agree'] else ' (NO)'} | "

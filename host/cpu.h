@@ -48,6 +48,12 @@ template <class S> inline double blend(double r, const BlendOf<double>& bl, cons
 struct ConvertBase {
   template <class S> static double ld(S v) { return load(v); }
   template <class S> static S st(double v) { return store<S>(v); }
+  /// float forms, for kExactInFloat ops: stf is only given values exact in S (or NaN).
+  template <class S> static float ldf(S v) { return static_cast<float>(v); }
+  template <class S> static S stf(float v) {
+    if constexpr (std::is_same_v<S, float>) return v;
+    else return S(v);  // float16 / bfloat16 from float: exact here, NaN as store() makes it
+  }
 };
 
 /// One element through the op, in double.
@@ -75,6 +81,26 @@ template <class S, class Cv, class Value>
 /// The lambda attributes a blend_row value needs: inlined into the loop it feeds.
 #define ACTK_ROW_VALUE __attribute__((always_inline))
 
+/// Ops whose every result is exactly one of: an input, a product of an input with 0 or 1, or a
+/// small integer (identity, binary_step, relu, relu6, forward and backward). For them the float
+/// arithmetic gives the very values the double arithmetic does (every float input is exact in
+/// both, and so is every result), so with a plain blend (alpha = 1, beta = 0) the loops compute in
+/// float: same bits, but no float -> double -> float round trip, which kept GCC from vectorizing
+/// the 16-bit forms (relu's bfloat16 forward ran scalar: issue #18). The 16-bit results are exact
+/// in the storage type, so storing them rounds nothing (NaN: the same canonical quiet NaN).
+template <class Fn> constexpr bool kExactInFloat = std::is_same_v<Fn, ops::Identity> || std::is_same_v<Fn, ops::BinaryStep> ||
+                                                   std::is_same_v<Fn, ops::Relu> || std::is_same_v<Fn, ops::Relu6>;
+
+/// One element in float (kExactInFloat ops only).
+template <class Fn, Dir D, class S, class Cv>
+[[gnu::always_inline]] inline float elem_f(const S* in, const S* dy, std::int64_t i) {
+  const P<float> p{};
+  const float x = Cv::ldf(in[i]);
+  if constexpr (D == Dir::forward) return Fn::forward(x, p);
+  else if constexpr (D == Dir::from_input) return Fn::backward_from_input(x, Cv::ldf(dy[i]), p);
+  else return Fn::backward_from_output(x, Cv::ldf(dy[i]), p);
+}
+
 /// Elements [lo, hi): the op in double, blended (as blend()), rounded once. Always inlined, so
 /// each chunk variant compiles it for its own instruction set; `omp simd` lets the compiler
 /// vectorize it where the functor's math has vector variants (host/simd_math.h). Each element is
@@ -84,6 +110,14 @@ template <class Fn, Dir D, class S, class Cv = ConvertBase>
                                               const P<double>& p, const BlendOf<double>& bl) {
   const S* x = in + lo;
   const S* g = D == Dir::forward ? dy : dy + lo;  // dy is null for the forward
+  if constexpr (kExactInFloat<Fn> && !std::is_same_v<S, double>) {
+    if (bl.alpha == 1.0 && bl.beta == 0.0) {
+      S* o = out + lo;
+#pragma omp simd
+      for (std::int64_t j = 0; j < hi - lo; ++j) o[j] = Cv::template stf<S>(elem_f<Fn, D, S, Cv>(x, g, j));
+      return;
+    }
+  }
   blend_row<S, Cv>(out + lo, hi - lo, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return elem<Fn, D, S, Cv>(x, g, j, p); });
 }
 

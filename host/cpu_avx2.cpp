@@ -33,6 +33,18 @@ float bits_float(std::uint32_t u) {
 /// bits that is one correct rounding (Boldo & Melquiond, "When double rounding is odd", 2005),
 /// subnormals, overflow and signed zeros included; NaN becomes the quiet NaN half.h makes.
 struct ConvertAvx2 {
+  static float ldf(float v) { return v; }
+  static float ldf(bfloat16 v) { return bits_float(static_cast<std::uint32_t>(v.bits) << 16); }
+  /// kExactInFloat results: exact in S, so bfloat16 is the float's high half (NaN: half.h's quiet NaN).
+  template <class S> static S stf(float f) {
+    if constexpr (std::is_same_v<S, bfloat16>) {
+      const std::uint32_t u = float_bits(f);
+      const bool nan = (u & 0x7fffffffu) > 0x7f800000u;
+      return bfloat16::from_bits(static_cast<std::uint16_t>(nan ? ((u >> 16) & 0x8000u) | 0x7fc0u : u >> 16));
+    } else {
+      return f;
+    }
+  }
   static double ld(float v) { return v; }
   static double ld(bfloat16 v) { return static_cast<double>(bits_float(static_cast<std::uint32_t>(v.bits) << 16)); }
   template <class S> static S st(double d) {

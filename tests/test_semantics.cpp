@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -202,6 +203,55 @@ TEST(Semantics, BFloat16RoundsOnceOnEveryLoop) {
             ++bad;
     }
   }
+}
+
+// identity, binary_step, relu and relu6 give results exact in every dtype, so the CPU loops
+// compute them in float when the blend is plain (host/cpu.h's kExactInFloat: the 16-bit forms
+// vectorize then). Their results must be the double path's, bit for bit: every 16-bit input (and
+// a float32 sample) against the float64 call on the widened inputs, rounded once; every direction.
+template <class S> void exact_ops_match_double(std::size_t count, bool every_pattern) {
+  const DType dt = actk::dtype_of<S>::value;
+  std::vector<S> x(count), dy(count);
+  Rng rng(77);
+  for (std::size_t i = 0; i < count; ++i) {
+    if constexpr (sizeof(S) == 2) {
+      x[i] = S::from_bits(static_cast<std::uint16_t>(every_pattern ? i : rng.next()));
+    } else {
+      const auto u = static_cast<std::uint32_t>(rng.next());
+      std::memcpy(&x[i], &u, 4);
+    }
+    dy[i] = to<S>(rng.uniform(-3, 3));
+  }
+  x[0] = to<S>(-0.0);
+  std::vector<double> x64(count), dy64(count), r64(count);
+  for (std::size_t i = 0; i < count; ++i) x64[i] = static_cast<double>(x[i]), dy64[i] = static_cast<double>(dy[i]);
+  const auto n = static_cast<std::int64_t>(count);
+  for (Op op : {Op::identity, Op::binary_step, Op::relu, Op::relu6})
+    for (int dir = 0; dir < 3; ++dir) {
+      std::vector<S> got(count);
+      if (dir == 0) {
+        actk::forward(op, dt, x.data(), got.data(), n);
+        actk::forward(op, DType::float64, x64.data(), r64.data(), n);
+      } else {
+        const From from = dir == 1 ? From::input : From::output;
+        actk::backward(op, dt, from, x.data(), dy.data(), got.data(), n);
+        actk::backward(op, DType::float64, from, x64.data(), dy64.data(), r64.data(), n);
+      }
+      int bad = 0;
+      for (std::size_t i = 0; i < count && bad < 5; ++i) {
+        const S want = to<S>(r64[i]);
+        if (std::isnan(r64[i]) && std::isnan(static_cast<double>(got[i]))) continue;  // NaN payloads aside
+        if (std::memcmp(&got[i], &want, sizeof(S)) != 0)
+          ADD_FAILURE() << actk::op_info(op).name << " " << actk::dtype_name(dt) << " direction " << dir << " x " << static_cast<double>(x[i])
+                        << ": " << static_cast<double>(got[i]) << " vs " << r64[i],
+              ++bad;
+      }
+    }
+}
+TEST(Semantics, ExactOpsInFloatMatchTheDoublePathBitForBit) {
+  exact_ops_match_double<bfloat16>(65536, true);
+  exact_ops_match_double<float16>(65536, true);
+  exact_ops_match_double<float>(1 << 16, false);
 }
 
 }  // namespace

@@ -352,6 +352,22 @@ void register_targeted(bool gpu, std::int64_t n) {
     }
 }
 
+/// Times run() for a benchmark that moves `moved` elements of `es` bytes per call: CUDA events on
+/// the GPU (manual time), the wall clock on the CPU.
+template <class F> void time_call(benchmark::State& st, bool gpu, std::int64_t moved, std::int64_t es, F&& run) {
+#if defined(ACTK_BENCH_CUDA)
+  if (gpu) {
+    time_gpu(st, moved * es, moved, run);
+    return;
+  }
+#else
+  (void)gpu;
+#endif
+  for (auto _ : st) run();
+  st.SetItemsProcessed(st.iterations() * moved);
+  st.SetBytesProcessed(st.iterations() * moved * es);
+}
+
 /// Cross-entropy forward (loss, mean, and lse) and backward (from lse, in place over the logits)
 /// at issue #17's shapes on the GPU (4096 x 32000, 4096 x 128256, 1024 x 262144) and at n elements
 /// of the same vocabularies on the CPU. Named targeted/<backend>/cross_entropy_<fwd|bwd>_<rows>x<vocab>/<dtype>
@@ -393,15 +409,7 @@ void register_cross_entropy(bool gpu, std::int64_t n) {
             if (bwd) actk::cross_entropy_backward(dt, x, actk::IndexType::int32, tg, loss, lse, x, rows, vocab, o, be);
             else actk::cross_entropy_forward(dt, x, actk::IndexType::int32, tg, loss, lse, rows, vocab, o, be);
           };
-#if defined(ACTK_BENCH_CUDA)
-          if (gpu) {
-            time_gpu(st, moved * static_cast<std::int64_t>(es), moved, run);
-            return;
-          }
-#endif
-          for (auto _ : st) run();
-          st.SetItemsProcessed(st.iterations() * moved);
-          st.SetBytesProcessed(st.iterations() * moved * static_cast<std::int64_t>(es));
+          time_call(st, gpu, moved, static_cast<std::int64_t>(es), run);
         };
         auto* r = benchmark::RegisterBenchmark(name.c_str(), body)->Unit(benchmark::kMicrosecond);
         if (gpu) r->UseManualTime();
@@ -624,6 +632,59 @@ std::vector<DType> parse_dtypes(const char* s) {
   return v;
 }
 
+/// Attention-style softmax at issue #17's [8, 16, 2048, 2048] in bfloat16 on the GPU ([1, 1, 512,
+/// 2048]: 2^20 elements on the CPU): forward causal, forward with an additive [q, k] mask (the
+/// x's dtype, broadcast over batch and heads), forward with a keep mask [batch, 1, 1, k] (key
+/// padding), and the backward. Named targeted/<backend>/attention_<case>_<b>x<h>x<q>x<k>/bfloat16;
+/// GB/s counts x read and y written (forward; a causal row reads only up to its limit, so its
+/// figure can pass the copy's), y and dy read and dx written (backward); masks are not counted.
+void register_attention(bool gpu) {
+  const std::int64_t B = gpu ? 8 : 1, H = gpu ? 16 : 1, Q = gpu ? 2048 : 512, K = 2048;
+  const DType dt = DType::bfloat16;
+  for (const char* kase : {"fwd_causal", "fwd_additive_qk", "fwd_keep_b11k", "bwd"}) {
+    const std::string name = std::string("targeted/") + (gpu ? "gpu/" : "cpu/") + "attention_" + kase + "_" + std::to_string(B) +
+                             "x" + std::to_string(H) + "x" + std::to_string(Q) + "x" + std::to_string(K) + "/bfloat16";
+    const std::string k(kase);
+    auto body = [=](benchmark::State& st) {
+      const std::int64_t n = B * H * Q * K;
+      const std::size_t es = actk::dtype_size(dt);
+      std::vector<unsigned char> hx = host_data(dt, n, 1), hy = host_data(dt, n, 2), hm = host_data(dt, Q * K, 3);
+      std::vector<unsigned char> hkeep(static_cast<std::size_t>(B * K));
+      for (std::size_t i = 0; i < hkeep.size(); ++i) hkeep[i] = (i % K) < static_cast<std::size_t>(K - K / 8);  // the last eighth padded
+      void *x = hx.data(), *y = hy.data(), *mask = hm.data(), *keep = hkeep.data();
+      Backend be = Backend::cpu;
+#if defined(ACTK_BENCH_CUDA)
+      if (gpu) {
+        be = Backend::cuda;
+        x = device_buffer(0, static_cast<std::size_t>(n) * es);
+        fill(x, dt, n, 1);
+        y = device_buffer(1, static_cast<std::size_t>(n) * es);
+        fill(y, dt, n, 2);
+        mask = device_buffer(2, static_cast<std::size_t>(Q * K) * es);
+        fill(mask, dt, Q * K, 3);
+        keep = device_buffer(3, hkeep.size());
+        CK(cudaMemcpy(keep, hkeep.data(), hkeep.size(), cudaMemcpyHostToDevice));
+      }
+#endif
+      actk::AttentionSoftmaxOptions o;
+      o.scale = 0.088;  // 1 / sqrt(128)
+      if (k == "fwd_causal") o.causal = true;
+      if (k == "fwd_additive_qk") o.mask_type = actk::MaskType::additive, o.mask = mask, o.mask_batch = 1, o.mask_heads = 1;
+      if (k == "fwd_keep_b11k") o.mask_type = actk::MaskType::keep, o.mask = keep, o.mask_heads = 1, o.mask_q = 1;
+      const bool bwd = k == "bwd";
+      if (bwd) actk::attention_softmax_forward(dt, x, y, B, H, Q, K, o, be);  // a real softmax output to go back from
+      const std::int64_t moved = n * (bwd ? 3 : 2);
+      auto run = [&] {
+        if (bwd) actk::attention_softmax_backward(dt, y, x, x, B, H, Q, K, o.scale, 0, be);  // dx over dy
+        else actk::attention_softmax_forward(dt, x, y, B, H, Q, K, o, be);
+      };
+      time_call(st, gpu, moved, static_cast<std::int64_t>(es), run);
+    };
+    auto* r = benchmark::RegisterBenchmark(name.c_str(), body)->Unit(benchmark::kMicrosecond);
+    if (gpu) r->UseManualTime();
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -695,6 +756,7 @@ int main(int argc, char** argv) {
   register_fused(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
   register_targeted(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
   register_cross_entropy(gpu, gpu ? std::int64_t{1} << 26 : std::int64_t{1} << 20);
+  register_attention(gpu);
   register_overhead(gpu);
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;

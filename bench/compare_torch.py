@@ -158,6 +158,7 @@ def main():
     ap.add_argument("--sizes", help="comma-separated element counts (default: the device's list)")
     ap.add_argument("--dtypes", help="comma-separated subset of float32,bfloat16,float16")
     ap.add_argument("--softmax-cols", help="comma-separated row lengths for softmax (default: the device's list)")
+    ap.add_argument("--softmax-total", type=int, help="elements per softmax case (default: 2^26 on a GPU, 2^20 on the CPU)")
     args = ap.parse_args()
     if args.plot_from:
         saved = json.load(open(args.plot_from))
@@ -185,11 +186,17 @@ def main():
             sys.exit(f"compare_torch: unknown dtype(s) {unknown}; known: {list(DTYPES)}")
     if args.softmax_cols:
         sm_cols = [int(v) for v in args.softmax_cols.split(",")]
-    ops = args.ops.split(",") if args.ops else list(TORCH) + ["softmax", "log_softmax"] + list(FUSED) + ["cross_entropy"]
+    if args.softmax_total:
+        sm_total = args.softmax_total
+    ops = args.ops.split(",") if args.ops else list(TORCH) + ["softmax", "log_softmax"] + list(FUSED) + ["cross_entropy", "attention_softmax"]
     # cross-entropy [rows, vocab]: issue #17's shapes on a GPU
     ce_shapes = ([(4096, 32000), (4096, 128256), (1024, 262144)] if device == "cuda" else [(64, 32000)])
+    # attention softmax [batch, heads, q, k]: issue #17's shape on a GPU
+    att_dims = (8, 16, 2048, 2048) if device == "cuda" else (1, 2, 256, 1024)
     if args.quick:
         ce_shapes = [(16, 1000)]
+        att_dims = (1, 2, 32, 128)
+    att_shapes = [(att_dims, "causal"), (att_dims, "additive")]
     has_compile = hasattr(torch, "compile") and not args.no_compile
     timer = Timer(device, reps)
     stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream) if device == "cuda" else None
@@ -215,13 +222,15 @@ def main():
     for op_index, op in enumerate(ops):
         if op_index > 0:  # what finished so far survives a timeout
             save(args.out, meta, records)
-        if op == "cross_entropy":
+        shaped = {"cross_entropy": (ce_case, ce_shapes), "attention_softmax": (attention_case, att_shapes)}
+        if op in shaped:  # the training kernels: one case function, a list of shapes
+            case, shapes = shaped[op]
             for dname in dtypes:
                 for direction in ("forward", "backward"):
                     done += 1
-                    bad = ce_case(lib, dname, direction, ce_shapes, device, stream, gen, timer, has_compile, records)
+                    bad = case(lib, dname, direction, shapes, device, stream, gen, timer, has_compile, records)
                     failures += bad
-                    print(f"[{done}/{total_cases}] cross_entropy {dname} {direction}: {'DISAGREE' if bad else 'ok'}", flush=True)
+                    print(f"[{done}/{total_cases}] {op} {dname} {direction}: {'DISAGREE' if bad else 'ok'}", flush=True)
             continue
         if op in FUSED:
             for dname in dtypes:
@@ -422,6 +431,34 @@ def fused_case(lib, op, dname, direction, sizes, device, stream, gen, timer, has
     return failures
 
 
+def grad_calls(fn, compiled, x, extra, g):
+    """PyTorch eager's and torch.compile's backward of fn(x, extra) for the output gradient g, each
+    graph built once (None where the op or torch.compile is missing)."""
+    xr = x.detach().clone().requires_grad_(True)
+    yr = try_ref(lambda: fn(xr, extra))
+    torch_call = (lambda: torch.autograd.grad(yr, xr, g, retain_graph=True)) if yr is not None else None
+    comp_call = None
+    if compiled:
+        xc = x.detach().clone().requires_grad_(True)
+        yc = compiled(xc, extra)
+        comp_call = lambda: torch.autograd.grad(yc, xc, g, retain_graph=True)
+    return torch_call, comp_call
+
+
+def finish_case(rec, outs, exact, ref, calls, nbytes, timer, device, dname, records, failures, label):
+    """Accuracy against float64 (actk's, and PyTorch's own where it ran), then the timings; the
+    record joins `records`, a disagreement `failures`."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+    oks, errs = zip(*(agree(o, e, dname) for o, e in zip(outs, exact)))
+    rec.update(agree=all(oks), max_rel_err=max(errs),
+               torch_max_rel_err=max(agree(r, e, dname)[1] for r, e in zip(ref, exact)) if ref is not None else None)
+    time_calls(rec, calls, nbytes, timer)
+    records.append(rec)
+    if not rec["agree"]:
+        failures.append(f"{label}: actk max rel err {rec['max_rel_err']:.3g} vs float64")
+
+
 def ce_case(lib, dname, direction, shapes, device, stream, gen, timer, has_compile, records):
     """Cross-entropy (mean, PyTorch's defaults) over [rows, vocab] logits: actk's one call vs
     F.cross_entropy eager (log_softmax + nll_loss) and torch.compile, accuracy against float64
@@ -454,28 +491,66 @@ def ce_case(lib, dname, direction, shapes, device, stream, gen, timer, has_compi
                                                                            lse.data_ptr(), g.data_ptr(), rows, vocab, None, 0, stream))
             actk_call()
             nbytes = 2 * n * esz
-            xr = x.detach().clone().requires_grad_(True)
-            yr = try_ref(lambda: fn(xr, t))
-            torch_call = (lambda: torch.autograd.grad(yr, xr, dl, retain_graph=True)) if yr is not None else None
-            comp_call = None
-            if compiled:
-                xc = x.detach().clone().requires_grad_(True)
-                yc = compiled(xc, t)
-                comp_call = lambda: torch.autograd.grad(yc, xc, dl, retain_graph=True)
+            torch_call, comp_call = grad_calls(fn, compiled, x, t, dl)
             x64 = x.double().requires_grad_(True)
             outs, exact = [g], [torch.autograd.grad(fn(x64, t), x64)[0]]
             ref = None if torch_call is None else try_ref(lambda: [torch_call()[0]])
-        if device == "cuda":
-            torch.cuda.synchronize()
-        oks, errs = zip(*(agree(o, e, dname) for o, e in zip(outs, exact)))
-        ok, err = all(oks), max(errs)
-        torch_err = max(agree(r, e, dname)[1] for r, e in zip(ref, exact)) if ref is not None else None
-        rec = {"op": "cross_entropy", "dtype": dname, "direction": direction, "rows": rows, "cols": vocab, "n": n, "bytes": nbytes,
-               "agree": ok, "max_rel_err": err, "torch_max_rel_err": torch_err}
-        time_calls(rec, (("actk", actk_call), ("torch", torch_call), ("compile", comp_call)), nbytes, timer)
-        records.append(rec)
-        if not ok:
-            failures.append(f"cross_entropy/{dname}/{direction}/{rows}x{vocab}: actk max rel err {err:.3g} vs float64")
+        rec = {"op": "cross_entropy", "dtype": dname, "direction": direction, "rows": rows, "cols": vocab, "n": n, "bytes": nbytes}
+        finish_case(rec, outs, exact, ref, (("actk", actk_call), ("torch", torch_call), ("compile", comp_call)), nbytes, timer,
+                    device, dname, records, failures, f"cross_entropy/{dname}/{direction}/{rows}x{vocab}")
+    return failures
+
+
+def attention_case(lib, dname, direction, shapes, device, stream, gen, timer, has_compile, records):
+    """Attention-style softmax over [batch, heads, q, k] at scale 1/sqrt(128): causal, and with an
+    additive [q, k] mask (broadcast over batch and heads); actk's one call vs torch.softmax(scale * x
+    + mask) eager (the causal mask a precomputed [q, k] -inf tensor, as training code keeps it) and
+    torch.compile, accuracy against float64 first. Bytes: x read and y written forward; y and dy
+    read and dx written backward (a causal actk row reads x only up to its limit)."""
+    from actk import _lib as alib
+    tdt, code = DTYPES[dname]
+    failures = []
+    scale = 128 ** -0.5
+    for (B, H, Q, K), kind in shapes:
+        n = B * H * Q * K
+        x = (torch.randn(B, H, Q, K, generator=gen, dtype=torch.float64) * 3).to(tdt).to(device)
+        if kind == "causal":
+            i = torch.arange(Q).view(Q, 1)
+            j = torch.arange(K).view(1, K)
+            mask = torch.zeros(Q, K, dtype=torch.float64).masked_fill(j > i, float("-inf")).to(tdt).to(device)
+        else:
+            mask = torch.randn(Q, K, generator=gen, dtype=torch.float64).to(tdt).to(device)
+        fn = lambda a, m: torch.softmax(a * scale + m, -1)
+        compiled = torch.compile(fn) if has_compile else None
+        opts = alib.AttentionSoftmaxOptions(scale, alib.MASK_NONE if kind == "causal" else alib.MASK_ADDITIVE,
+                                            None if kind == "causal" else mask.data_ptr(), 1, 1, 0, 1 if kind == "causal" else 0,
+                                            0, 0)
+        y = torch.empty_like(x)
+        fwd = lambda: check(lib, lib.actk_attention_softmax_forward(code, x.data_ptr(), y.data_ptr(), B, H, Q, K,
+                                                                    ctypes.byref(opts), 0, stream))
+        fwd()
+        esz = x.element_size()
+        if direction == "forward":
+            actk_call, nbytes = fwd, 2 * n * esz
+            torch_call = lambda: fn(x, mask)
+            comp_call = (lambda: compiled(x, mask)) if compiled else None
+            outs, exact = [y], [fn(x.double(), mask.double())]
+            ref = try_ref(lambda: [fn(x, mask)])
+        else:
+            dy = (torch.randn(B, H, Q, K, generator=gen, dtype=torch.float64)).to(tdt).to(device)
+            dx = torch.empty_like(x)
+            actk_call = lambda: check(lib, lib.actk_attention_softmax_backward(code, y.data_ptr(), dy.data_ptr(), dx.data_ptr(), B, H,
+                                                                               Q, K, scale, 0, 0, stream))
+            actk_call()
+            nbytes = 3 * n * esz
+            torch_call, comp_call = grad_calls(fn, compiled, x, mask, dy)
+            x64 = x.double().requires_grad_(True)
+            outs, exact = [dx], [torch.autograd.grad(fn(x64, mask.double()), x64, dy.double())[0]]
+            ref = None if torch_call is None else try_ref(lambda: [torch_call()[0]])
+        rec = {"op": f"attention_softmax_{kind}", "dtype": dname, "direction": direction, "rows": B * H * Q, "cols": K, "n": n,
+               "shape": f"{B}x{H}x{Q}x{K}", "bytes": nbytes}
+        finish_case(rec, outs, exact, ref, (("actk", actk_call), ("torch", torch_call), ("compile", comp_call)), nbytes, timer,
+                    device, dname, records, failures, f"attention_softmax_{kind}/{dname}/{direction}/{B}x{H}x{Q}x{K}")
     return failures
 
 
@@ -498,7 +573,7 @@ def write_markdown(path, meta, records):
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         sp = r["actk_GBps"] / r["torch_GBps"] if r["actk_GBps"] and r["torch_GBps"] else None
-        shape = f"{r['rows']}x{r['cols']}" if r["op"].endswith("softmax") or r.get("fused") or r["op"] == "cross_entropy" else str(r["n"])
+        shape = r["shape"] if "shape" in r else f"{r['rows']}x{r['cols']}" if r["op"].endswith("softmax") or r.get("fused") or r["op"] == "cross_entropy" else str(r["n"])
         lines.append(f"| {r['op']} | {r['dtype']} | {r['direction']} | {shape} | {fmt(r['actk_GBps'])} | "
                      f"{fmt(r['torch_GBps'])} | {fmt(r['compile_GBps'])} | {'-' if sp is None else f'{sp:.2f}x'} | "
                      f"{r['max_rel_err']:.1e}{'' if r['agree'] else ' (NO)'} | "
@@ -568,7 +643,9 @@ def plot(outdir, records):
         print("matplotlib not available: no plots")
         return
     ratio_chart(plt, outdir, records)
-    def kind_of(r):
+    def kind_of(r):  # cross-entropy and attention (one shape each) are in the ratio chart and the table only
+        if r["op"] == "cross_entropy" or r["op"].startswith("attention_"):
+            return None
         return "fused" if r.get("fused") else ("softmax" if r["op"].endswith("softmax") else "activations")
     for kind in ("activations", "softmax", "fused"):
         recs = [r for r in records if kind_of(r) == kind]

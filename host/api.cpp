@@ -178,7 +178,86 @@ void run_softmax(const char* call, bool bwd, DType dtype, const void* in, const 
   else detail::cuda_softmax(c);
 }
 
+/// The size of one mask dimension: 0 or the x's size: full (stride `full_stride` rows of the mask
+/// per index); 1: broadcast (stride 0). Anything else is refused.
+std::int64_t mask_dim(const char* call, const char* name, std::int64_t given, std::int64_t full, std::int64_t& count) {
+  if (given == 0) given = full;
+  if (given != 1 && given != full)
+    fail(Status::invalid_argument, call, std::string("option '") + name + "' = " + std::to_string(given) +
+                                             " is neither 1 (broadcast) nor the x's size " + std::to_string(full) + " (or 0)");
+  count *= given;
+  return given;
+}
+
 }  // namespace
+
+void attention_softmax_forward(DType dtype, const void* x, void* y, std::int64_t batch, std::int64_t heads, std::int64_t q,
+                               std::int64_t k, const AttentionSoftmaxOptions& o, Backend backend, Stream stream) {
+  const char* call = "attention_softmax_forward";
+  check_enums(call, Op::identity, dtype, backend);
+  if (o.flags & ~static_cast<unsigned>(softmax_log | softmax_masked_rows_zero))
+    fail(Status::invalid_argument, call, "option 'flags' = " + std::to_string(o.flags) + " has unknown bits");
+  if (!std::isfinite(o.scale)) fail(Status::invalid_argument, call, "option 'scale' = " + num(o.scale) + " is not finite");
+  const int mt = static_cast<int>(o.mask_type);
+  if (mt < 0 || mt > 2)
+    fail(Status::invalid_argument, call, "option 'mask_type' = " + std::to_string(mt) + " is not none (0), additive (1) or keep (2)");
+  if (mt == 0 && o.mask != nullptr)
+    fail(Status::invalid_argument, call, "option 'mask' is given but 'mask_type' is none: say additive or keep");
+  const std::pair<const char*, std::int64_t> dims[4] = {{"batch", batch}, {"heads", heads}, {"q", q}, {"k", k}};
+  for (const auto& d : dims)
+    if (d.second < 0) fail(Status::invalid_argument, call, std::string("argument '") + d.first + "' = " + std::to_string(d.second) + " is negative");
+  if (k > attention_max_k)
+    fail(Status::invalid_argument, call, "argument 'k' = " + std::to_string(k) + " is longer than the " +
+                                             std::to_string(attention_max_k) + " keys a row may have (softmax_forward takes any length)");
+  std::int64_t rows = 0, n = 0;
+  if (batch > 0 && heads > 0 && q > 0) {
+    if (batch > INT64_MAX / heads || batch * heads > INT64_MAX / q) fail(Status::invalid_argument, call, "batch * heads * q overflows a 64-bit count");
+    rows = batch * heads * q;
+    if (k > 0 && rows > INT64_MAX / k) fail(Status::invalid_argument, call, "batch * heads * q * k overflows a 64-bit count");
+    n = rows * k;
+  }
+  const std::size_t elem = dtype_size(dtype);
+  check_size(call, "batch * heads * q * k", n, elem);
+  std::int64_t mcount = k;
+  const std::int64_t mq = mask_dim(call, "mask_q", o.mask_q, q, mcount), mh = mask_dim(call, "mask_heads", o.mask_heads, heads, mcount),
+                     mb = mask_dim(call, "mask_batch", o.mask_batch, batch, mcount);
+  if (mt != 0 && n > 0) check_size(call, "the mask's element count", mcount, mt == 2 ? 1 : elem);
+  if (n == 0) {
+    const Buf none[1] = {{"x", x, 0, false}};
+    (void)choose_backend(call, backend, none, 1);
+    return;
+  }
+  const Buf bufs[3] = {{"x", x, n, false}, {"y", y, n, true}, {"options.mask", o.mask, mt != 0 ? mcount : 0, false, mt == 2 ? 1u : 0u}};
+  check_buffers(call, bufs, 3, elem);
+  check_disjoint(call, bufs[1], bufs + 2, 1, elem, "y may be x (in place) but may not overlap the mask");
+  const Backend be = choose_backend(call, backend, bufs, 3);
+  // mask row strides (in rows of k): query, then heads, then batch, each 0 where broadcast
+  const std::int64_t sq = mq == 1 ? 0 : 1, sh = mh == 1 ? 0 : mq, sb = mb == 1 ? 0 : mq * mh;
+  const detail::AttentionSoftmaxCall c{dtype, x, y, mt != 0 ? o.mask : nullptr, mt, rows, heads, q, k, sb, sh, sq, o.causal,
+                                       o.causal_offset, o.scale, (o.flags & softmax_log) != 0,
+                                       (o.flags & softmax_masked_rows_zero) != 0, stream};
+  if (be == Backend::cpu) detail::cpu_attention_softmax(c);
+  else detail::cuda_attention_softmax(c);
+}
+
+void attention_softmax_backward(DType dtype, const void* y, const void* dy, void* dx, std::int64_t batch, std::int64_t heads,
+                                std::int64_t q, std::int64_t k, double scale, unsigned flags, Backend backend, Stream stream) {
+  const char* call = "attention_softmax_backward";
+  if (!std::isfinite(scale)) fail(Status::invalid_argument, call, "argument 'scale' = " + num(scale) + " is not finite");
+  const std::pair<const char*, std::int64_t> dims[4] = {{"batch", batch}, {"heads", heads}, {"q", q}, {"k", k}};
+  for (const auto& d : dims)
+    if (d.second < 0) fail(Status::invalid_argument, call, std::string("argument '") + d.first + "' = " + std::to_string(d.second) + " is negative");
+  if (k > attention_max_k)
+    fail(Status::invalid_argument, call, "argument 'k' = " + std::to_string(k) + " is longer than the " +
+                                             std::to_string(attention_max_k) + " keys a row may have");
+  std::int64_t rows = 0;
+  if (batch > 0 && heads > 0 && q > 0) {
+    if (batch > INT64_MAX / heads || batch * heads > INT64_MAX / q) fail(Status::invalid_argument, call, "batch * heads * q overflows a 64-bit count");
+    rows = batch * heads * q;
+  }
+  // the softmax backward scaled by the blend: d/dx = scale d/dz
+  run_softmax(call, true, dtype, y, dy, dx, rows, k, 1, flags, backend, stream, Blend{scale, 0.0});
+}
 
 void softmax_forward(DType dtype, const void* x, void* y, std::int64_t outer, std::int64_t axis, std::int64_t inner,
                      unsigned flags, Backend backend, Stream stream, Blend blend) {

@@ -143,6 +143,19 @@ Params clamped_params(const char* call, double alpha, double limit) {
   return p;
 }
 
+/// The interleaved clamped SwiGLU's shared checks (as fused_common, plus the [rows, 2 cols]
+/// input's size); returns rows * cols (0: nothing to do).
+template <class Call>
+std::int64_t interleaved_common(Call& c, const char* call, DType dtype, std::int64_t rows, std::int64_t cols, double alpha,
+                                double limit, Backend backend, Stream stream, Blend blend, std::size_t elem) {
+  const Params params = clamped_params(call, alpha, limit);
+  const std::int64_t n = fused_common(c, call, Op::swish, dtype, rows, cols, params, backend, stream, blend, elem);
+  if (n == 0) return 0;
+  if (n > INT64_MAX / 2) fail(Status::invalid_argument, call, "rows * 2 * cols overflows a 64-bit count");
+  check_size(call, "rows * 2 * cols", 2 * n, elem);
+  return n;
+}
+
 }  // namespace
 
 void gated_forward(Op op, DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
@@ -170,6 +183,39 @@ void clamped_swiglu_backward(DType dtype, const void* gate, const void* value, s
   const char* call = "clamped_swiglu_backward";
   run_gated_backward(call, Op::swish, dtype, gate, value, in_stride, dy, dgate, dvalue, rows, cols,
                      clamped_params(call, alpha, limit), backend, stream, blend, limit);
+}
+
+void clamped_swiglu_interleaved_forward(DType dtype, const void* in, void* y, std::int64_t rows, std::int64_t cols, double alpha,
+                                        double limit, Backend backend, Stream stream, Blend blend) {
+  const char* call = "clamped_swiglu_interleaved_forward";
+  GatedForwardCall c;
+  const std::size_t elem = dtype_size(dtype);
+  const std::int64_t n = interleaved_common(c, call, dtype, rows, cols, alpha, limit, backend, stream, blend, elem);
+  if (n == 0) return;
+  const Buf bufs[] = {{"in", in, 2 * n, false}, {"y", y, n, true}};
+  check_buffers(call, bufs, 2, elem);
+  check_disjoint(call, bufs[1], bufs, 1, elem, "y may not overlap the input");
+  c.gate = in, c.value = static_cast<const unsigned char*>(in) + elem, c.in_stride = 2 * cols, c.y = y;
+  c.clamp_limit = limit, c.col_step = 2;
+  run(c, choose_backend(call, backend, bufs, 2));
+}
+
+void clamped_swiglu_interleaved_backward(DType dtype, const void* in, const void* dy, void* din, std::int64_t rows,
+                                         std::int64_t cols, double alpha, double limit, Backend backend, Stream stream,
+                                         Blend blend) {
+  const char* call = "clamped_swiglu_interleaved_backward";
+  GatedBackwardCall c;
+  const std::size_t elem = dtype_size(dtype);
+  const std::int64_t n = interleaved_common(c, call, dtype, rows, cols, alpha, limit, backend, stream, blend, elem);
+  if (n == 0) return;
+  const Buf bufs[] = {{"in", in, 2 * n, false}, {"dy", dy, n, false}, {"din", din, 2 * n, true}};
+  check_buffers(call, bufs, 3, elem);  // din may be `in` itself (in place), and nothing else
+  check_disjoint(call, bufs[2], bufs + 1, 1, elem, "din may be the input (in place) but may not overlap dy");
+  const auto* g = static_cast<const unsigned char*>(in);
+  auto* dg = static_cast<unsigned char*>(din);
+  c.gate = g, c.value = g + elem, c.in_stride = 2 * cols, c.dy = dy, c.dgate = dg, c.dvalue = dg + elem;
+  c.clamp_limit = limit, c.col_step = 2;
+  run(c, choose_backend(call, backend, bufs, 3));
 }
 
 }  // namespace actk

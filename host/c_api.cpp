@@ -275,6 +275,41 @@ actk_status actk_cross_entropy_backward(actk_dtype dtype, const void* logits, ac
   });
 }
 
+actk_attention_softmax_options actk_attention_softmax_default_options(void) {
+  const actk::AttentionSoftmaxOptions d;
+  return actk_attention_softmax_options{d.scale,     static_cast<actk_mask_type>(d.mask_type), d.mask,  d.mask_batch,
+                                        d.mask_heads, d.mask_q, d.causal ? 1 : 0, d.causal_offset, d.flags};
+}
+
+actk_status actk_attention_softmax_forward(actk_dtype dtype, const void* x, void* y, int64_t batch, int64_t heads, int64_t q,
+                                           int64_t k, const actk_attention_softmax_options* options, actk_backend backend,
+                                           void* stream) {
+  return guarded([&] {
+    actk::AttentionSoftmaxOptions o;
+    if (options != nullptr) {
+      o.scale = options->scale;
+      o.mask_type = static_cast<actk::MaskType>(options->mask_type);
+      o.mask = options->mask;
+      o.mask_batch = options->mask_batch;
+      o.mask_heads = options->mask_heads;
+      o.mask_q = options->mask_q;
+      o.causal = options->causal != 0;
+      o.causal_offset = options->causal_offset;
+      o.flags = options->flags;
+    }
+    actk::attention_softmax_forward(static_cast<actk::DType>(dtype), x, y, batch, heads, q, k, o,
+                                    static_cast<actk::Backend>(backend), stream);
+  });
+}
+
+actk_status actk_attention_softmax_backward(actk_dtype dtype, const void* y, const void* dy, void* dx, int64_t batch, int64_t heads,
+                                            int64_t q, int64_t k, double scale, unsigned flags, actk_backend backend, void* stream) {
+  return guarded([&] {
+    actk::attention_softmax_backward(static_cast<actk::DType>(dtype), y, dy, dx, batch, heads, q, k, scale, flags,
+                                     static_cast<actk::Backend>(backend), stream);
+  });
+}
+
 actk_status actk_clamped_swiglu_forward(actk_dtype dtype, const void* gate, const void* value, int64_t in_stride, void* y,
                                         int64_t rows, int64_t cols, double slope, double limit, actk_backend backend, void* stream,
                                         double alpha, double beta) {
@@ -290,6 +325,24 @@ actk_status actk_clamped_swiglu_backward(actk_dtype dtype, const void* gate, con
   return guarded([&] {
     actk::clamped_swiglu_backward(static_cast<actk::DType>(dtype), gate, value, in_stride, dy, dgate, dvalue, rows, cols, slope,
                                   limit, static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
+actk_status actk_clamped_swiglu_interleaved_forward(actk_dtype dtype, const void* in, void* y, int64_t rows, int64_t cols,
+                                                    double slope, double limit, actk_backend backend, void* stream, double alpha,
+                                                    double beta) {
+  return guarded([&] {
+    actk::clamped_swiglu_interleaved_forward(static_cast<actk::DType>(dtype), in, y, rows, cols, slope, limit,
+                                             static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
+  });
+}
+
+actk_status actk_clamped_swiglu_interleaved_backward(actk_dtype dtype, const void* in, const void* dy, void* din, int64_t rows,
+                                                     int64_t cols, double slope, double limit, actk_backend backend, void* stream,
+                                                     double alpha, double beta) {
+  return guarded([&] {
+    actk::clamped_swiglu_interleaved_backward(static_cast<actk::DType>(dtype), in, dy, din, rows, cols, slope, limit,
+                                              static_cast<actk::Backend>(backend), stream, actk::Blend{alpha, beta});
   });
 }
 

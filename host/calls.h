@@ -65,6 +65,24 @@ struct SoftmaxCall {
   double alpha = 1.0, beta = 0.0;  // output blending
 };
 
+/// One validated attention-softmax forward (the backward is a SoftmaxCall with alpha = scale).
+/// Row r of [batch, heads, q, k] is (b, h, i) = (r / (heads q), r / q % heads, r % q); its mask row
+/// is b mb + h mh + i mq (each stride 0 where the mask broadcasts), k elements each.
+struct AttentionSoftmaxCall {
+  DType dtype;
+  const void* x;
+  void* y;
+  const void* mask;  // null: none
+  int mask_type;     // 0 none, 1 additive (x's dtype), 2 keep (bytes)
+  std::int64_t rows, heads, q, k;
+  std::int64_t mb, mh, mq;  // mask row strides per batch, head, query index (in rows of k)
+  bool causal;
+  std::int64_t causal_offset;
+  double scale;
+  bool log, masked_zero;
+  Stream stream;
+};
+
 /// One validated cross-entropy call (forward: loss and lse written; backward: dlogits written).
 struct CrossEntropyCall {
   DType dtype;
@@ -101,12 +119,14 @@ template <class F> void with_storage(DType dtype, const char* who, F&& f) {
 void cpu_elementwise(const ElementwiseCall& c);
 void cpu_prelu(const PreluCall& c);
 void cpu_softmax(const SoftmaxCall& c);
+void cpu_attention_softmax(const AttentionSoftmaxCall& c);
 void cpu_cross_entropy(const CrossEntropyCall& c);
 
 // The CUDA backend (kernels/; in a CPU-only build these throw Status::unsupported).
 void cuda_elementwise(const ElementwiseCall& c);
 void cuda_prelu(const PreluCall& c);
 void cuda_softmax(const SoftmaxCall& c);
+void cuda_attention_softmax(const AttentionSoftmaxCall& c);
 void cuda_cross_entropy(const CrossEntropyCall& c);
 
 // CUDA runtime queries (host/cuda_runtime.cpp; trivial in a CPU-only build).

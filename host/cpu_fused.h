@@ -5,6 +5,8 @@
 // The element math is the op's functor in double, blended and rounded once, as for the plain ops.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "host/cpu.h"
@@ -118,6 +120,21 @@ template <class Fn, class S, class Isa> void cpu_rows(const BiasActBackwardCall&
 
 // ---- gated activations ------------------------------------------------------------------------
 
+/// A per-thread row buffer of n storage values for the interleaved layout (grown, never shrunk).
+template <class S> S* interleave_buffer(std::int64_t n) {
+  thread_local std::vector<S> buf;
+  if (static_cast<std::int64_t>(buf.size()) < n) buf.resize(static_cast<std::size_t>(n));
+  return buf.data();
+}
+/// Gathers one interleaved row: a[j] = first[j * step], b[j] = first[j * step + to_b] (to_b: the
+/// offset of the second stream, in elements).
+template <class S> void deinterleave(const S* first, S* b, S* a, std::int64_t cols, std::int64_t step, std::ptrdiff_t to_b) {
+  for (std::int64_t j = 0; j < cols; ++j) {
+    a[j] = first[j * step];
+    b[j] = first[j * step + to_b];
+  }
+}
+
 /// y = f(gate) value over one row (with the clamped SwiGLU's clamps: identity steps otherwise).
 template <class Fn, class S, class Cv>
 [[gnu::always_inline]] inline void gated_fwd_row(const S* g, const S* v, S* y, std::int64_t cols, const P<double>& p,
@@ -135,6 +152,15 @@ template <class Fn, class S, class Isa> void cpu_rows(const GatedForwardCall& c)
   const auto* v = static_cast<const S*>(c.value);
   auto* y = static_cast<S*>(c.y);
   const std::int64_t cols = c.cols, st = c.in_stride;
+  if (c.col_step != 1) {  // interleaved: each row's gate and value gathered into contiguous rows first
+    parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
+      S* gr = interleave_buffer<S>(2 * cols);
+      S* vr = gr + cols;
+      deinterleave(g + r * st, vr, gr, cols, c.col_step, v - g);
+      Isa::run([&] { gated_fwd_row<Fn, S, typename Isa::Cv>(gr, vr, y + r * cols, cols, p, bl, cl); });
+    });
+    return;
+  }
   parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
     Isa::run([&] { gated_fwd_row<Fn, S, typename Isa::Cv>(g + r * st, v + r * st, y + r * cols, cols, p, bl, cl); });
   });
@@ -167,6 +193,20 @@ template <class Fn, class S, class Isa> void cpu_rows(const GatedBackwardCall& c
   auto* dg = static_cast<S*>(c.dgate);
   auto* dv = static_cast<S*>(c.dvalue);
   const std::int64_t cols = c.cols, st = c.in_stride;
+  if (c.col_step != 1) {  // interleaved: gathered rows in, gathered gradients (with the old values to blend) out
+    parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
+      S* gr = interleave_buffer<S>(4 * cols);
+      S *vr = gr + cols, *dgr = gr + 2 * cols, *dvr = gr + 3 * cols;
+      deinterleave(g + r * st, vr, gr, cols, c.col_step, v - g);
+      if (bl.reads_old()) deinterleave(dg + r * st, dvr, dgr, cols, c.col_step, dv - dg);
+      Isa::run([&] { gated_bwd_row<Fn, S, typename Isa::Cv>(gr, vr, dy + r * cols, dgr, dvr, cols, p, bl, cl); });
+      for (std::int64_t j = 0; j < cols; ++j) {  // after every read of the row: din may be the input
+        dg[r * st + j * c.col_step] = dgr[j];
+        dv[r * st + j * c.col_step] = dvr[j];
+      }
+    });
+    return;
+  }
   parallel_rows(c.rows, c.rows * cols, [&](std::int64_t r) {
     Isa::run([&] { gated_bwd_row<Fn, S, typename Isa::Cv>(g + r * st, v + r * st, dy + r * cols, dg + r * st, dv + r * st, cols, p, bl, cl); });
   });

@@ -15,6 +15,9 @@ void cuda_cross_entropy(const CrossEntropyCall&) {
 void cuda_softmax(const SoftmaxCall&) {
   throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
 }
+void cuda_attention_softmax(const AttentionSoftmaxCall&) {
+  throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)");
+}
 #define ACTK_FUSED_STUB(F)                                                                                \
   void cuda_fused(const F##Call&) {                                                                       \
     throw Error(Status::unsupported, "actk: this build has no CUDA kernels (ACTK_ENABLE_CUDA=OFF or no toolkit)"); \

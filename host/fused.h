@@ -60,6 +60,7 @@ struct GatedForwardCall : FusedCommon {
   std::int64_t in_stride;
   void* y;
   double clamp_limit = 0;  // > 0: GPT-OSS's clamped SwiGLU clamps (actk/detail/gated_clamp.h); 0: none
+  std::int64_t col_step = 1;  // elements between a row's columns: 1, or 2 for gate and value interleaved
 };
 
 /// dgate = dy value f'(gate), dvalue = dy f(gate), written with the inputs' layout (in_stride).
@@ -71,6 +72,7 @@ struct GatedBackwardCall : FusedCommon {
   void* dgate;
   void* dvalue;
   double clamp_limit = 0;  // as GatedForwardCall's
+  std::int64_t col_step = 1;  // as GatedForwardCall's (dgate and dvalue interleaved like gate and value)
 };
 
 /// The clamps a gated call applies, in the compute type T (identity steps when clamp_limit = 0).

@@ -14,7 +14,8 @@
 //   - backward with dbias: column tiles, vectorized when cols is a multiple of the width and x,
 //     dy, dx are aligned;
 //   - gated: vectorized when every row is made of whole vectors (cols and the inputs' row stride
-//     multiples of the width, every pointer aligned; a vector never straddles two rows);
+//     multiples of the width, every pointer aligned; a vector never straddles two rows); the
+//     interleaved layout (gate and value alternating, col_step 2) takes the scalar kernel;
 //   - grid-stride scalar kernels otherwise (any shape, any element alignment), walking (row,
 //     column) by the grid stride (kernels/index_math.h's RowWalk) instead of dividing per element.
 // Row/column of a flat index: 32-bit division when the tensor has fewer than 2^32 elements.
@@ -134,16 +135,16 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class Fn, class S>
 __global__ void __launch_bounds__(kThreads)
-    gated_kernel(const S* gate, const S* value, std::int64_t stride_in, const S* dy, S* out, S* out2, std::int64_t n,
-                 std::int64_t cols, bool small, bool backward, P<typename Compute<S>::type> p, BlendT<typename Compute<S>::type> bl,
-                 GatedClamp<typename Compute<S>::type> cl) {
+    gated_kernel(const S* gate, const S* value, std::int64_t stride_in, std::int64_t col_step, const S* dy, S* out, S* out2,
+                 std::int64_t n, std::int64_t cols, bool small, bool backward, P<typename Compute<S>::type> p,
+                 BlendT<typename Compute<S>::type> bl, GatedClamp<typename Compute<S>::type> cl) {
   using T = typename Compute<S>::type;
   const std::int64_t tid = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
   const RowWalk by(stride, cols, small);
   RowWalk w(tid, cols, small);
   for (std::int64_t o = tid; o < n; o += stride, w.advance(by, cols)) {
-    const std::int64_t i = w.r * stride_in + w.c;
+    const std::int64_t i = w.r * stride_in + w.c * col_step;
     const T g0 = dload(gate[i]), v0 = dload(value[i]);
     const T g = cl.gate(g0), v = cl.value(v0);  // identity steps unless clamped SwiGLU
     if (!backward) {
@@ -443,12 +444,12 @@ template <class Fn, class S> void launch_fused(const GatedForwardCall& c) {
   const auto* g = static_cast<const S*>(c.gate);
   const auto* v = static_cast<const S*>(c.value);
   auto* y = static_cast<S*>(c.y);
-  if (L.whole_vectors && c.in_stride % Vec<S>::N == 0 && L.aligned(g, v, y))
+  if (c.col_step == 1 && L.whole_vectors && c.in_stride % Vec<S>::N == 0 && L.aligned(g, v, y))
     gated_vec<Fn, S, false><<<grid_for<gated_vec<Fn, S, false>>(L.vwork), kThreads, 0, L.s>>>(g, v, c.in_stride, nullptr, y, nullptr,
                                                                                              L.nvec, c.cols, L.small, L.p, L.bl, cl);
-  else
-    gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, nullptr, y, nullptr, L.n, c.cols,
-                                                                                 L.small, false, L.p, L.bl, cl);
+  else  // any layout, the interleaved one (col_step 2) included
+    gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, c.col_step, nullptr, y, nullptr,
+                                                                                 L.n, c.cols, L.small, false, L.p, L.bl, cl);
   check_launch("fused kernel", c.call);
 }
 
@@ -460,12 +461,12 @@ template <class Fn, class S> void launch_fused(const GatedBackwardCall& c) {
   const auto* dy = static_cast<const S*>(c.dy);
   auto* dg = static_cast<S*>(c.dgate);
   auto* dv = static_cast<S*>(c.dvalue);
-  if (L.whole_vectors && c.in_stride % Vec<S>::N == 0 && L.aligned(g, v, dy, dg, dv))
+  if (c.col_step == 1 && L.whole_vectors && c.in_stride % Vec<S>::N == 0 && L.aligned(g, v, dy, dg, dv))
     gated_vec<Fn, S, true><<<grid_for<gated_vec<Fn, S, true>>(L.vwork), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.nvec,
                                                                                            c.cols, L.small, L.p, L.bl, cl);
   else
-    gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, dy, dg, dv, L.n, c.cols, L.small,
-                                                                                 true, L.p, L.bl, cl);
+    gated_kernel<Fn, S><<<grid_for<gated_kernel<Fn, S>>(L.n), kThreads, 0, L.s>>>(g, v, c.in_stride, c.col_step, dy, dg, dv, L.n,
+                                                                                 c.cols, L.small, true, L.p, L.bl, cl);
   check_launch("fused kernel", c.call);
 }
 

@@ -7,8 +7,8 @@ registers, stack frame and spills, and the PTX itself shows its global loads and
     each with its reason and a ceiling in bytes;
   - every vectorized kernel (VECTOR_KERNELS) moves its data with 16-byte global loads and stores
     (ld/st.global.v4.b32, or .v2.b64 for double): a change that silently loses vectorization fails;
-  - no element-wise kernel for float or 16-bit data does double-precision arithmetic (no .f64
-    instruction), except those in F64_EXCEPTIONS: FP64 runs at half the FP32 rate on an H100 and
+  - no element-wise or attention-softmax kernel for float or 16-bit data does double-precision
+    arithmetic (no .f64 instruction), except those in F64_EXCEPTIONS: FP64 runs at half the FP32 rate on an H100 and
     at 1/64 on consumer GPUs, so double math inside a float kernel caps it below the copy speed.
 Prints a table of registers per kernel family (the occupancy each allows is the kernel's budget:
 255 registers at most; 64 per thread for 2 blocks of 512 threads per SM, 32 for 2048 threads).
@@ -52,7 +52,8 @@ def exception_for(name):
     return 0, None
 # kernels that must use 16-byte global loads and stores (demangled name substrings)
 VECTOR_KERNELS = [("elementwise_vec_kernel",), ("bias_vec",), ("gated_vec",), ("softmax_slice_fwd",), ("softmax_slice_bwd",),
-                  ("bias_bwd_dbias<", "true>")]
+                  ("bias_bwd_dbias<", "true>"), ("attention_softmax_fwd<float, 4>",), ("attention_softmax_fwd<double, 2>",),
+                  ("attention_softmax_fwd<", ", 8>")]
 
 
 def demangle(names):
@@ -126,7 +127,9 @@ def main():
                                 f"{d.get('spill_st', 0)}, loads {d.get('spill_ld', 0)} (allowed: {limit})")
             elif worst > 0:
                 excepted.add(why)
-            if "elementwise_" in name and ", double>" not in name:  # the storage type is the last template argument
+            # the storage type is the element-wise kernels' last template argument, the attention kernel's first
+            if ("elementwise_" in name and ", double>" not in name) or (
+                    "attention_softmax_fwd<" in name and "attention_softmax_fwd<double" not in name):
                 checked_f64 += 1
                 f64 = re.findall(r"^\s*([a-z]+(?:\.[a-z0-9]+)*\.f64)\b", body[k], re.M)
                 allowed = [why for sub, why in F64_EXCEPTIONS if sub in name]

@@ -13,7 +13,9 @@
 // internal (host/cpu.h, host/cpu_fused.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -22,6 +24,7 @@
 #include "common.h"
 #include "host/cpu.h"
 #include "host/cpu_fused.h"
+#include "host/cpu_softmax.h"
 
 namespace {
 
@@ -169,3 +172,89 @@ TEST(CpuLoops, AvxMatchesPortableFusedFamilies) {
 }
 
 }  // namespace
+
+/// Softmax, log-softmax and attention rows (host/cpu_softmax.h): the AVX2 loops against the
+/// portable ones over every row length of interest, forward (plain and blended) and backward. Both
+/// add the row's terms in the same 8 interleaved partial sums; they differ only by libmvec's exp,
+/// which can flip a final rounding by one ulp (counted, printed, and held to 1 ulp and to under
+/// 1 in 1,000 results).
+template <class S> void softmax_fast_vs_portable() {
+  Rng r(21);
+  for (std::int64_t cols : {1, 2, 7, 8, 9, 31, 32, 33, 100, 1000, 1024, 4099, 65536}) {
+    const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 17) / cols);
+    const std::size_t n = static_cast<std::size_t>(rows * cols);
+    std::vector<S> x(n), dy(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      x[i] = to<S>(i % 61 == 3 ? -std::numeric_limits<double>::infinity() : r.uniform(-20, 20));
+      dy[i] = to<S>(r.uniform(-1, 1));
+    }
+    for (bool bwd : {false, true})
+      for (bool log : {false, true})
+        for (const actk::Blend bl : {actk::Blend{1.0, 0.0}, actk::Blend{0.75, 0.5}}) {
+          std::vector<S> y_in = x;  // the backward's y: a softmax / log-softmax output
+          if (bwd) {
+            const d::SoftmaxCall f{actk::dtype_of<S>::value, false, log, false, x.data(), nullptr, y_in.data(), rows, cols, 1,
+                                   nullptr, 1.0, 0.0};
+            d::cpu_softmax_rows<S, d::IsaPortable>(f);
+          }
+          std::vector<S> fast = dy, portable = dy;
+          d::SoftmaxCall c{actk::dtype_of<S>::value, bwd, log, true, bwd ? y_in.data() : x.data(), bwd ? dy.data() : nullptr,
+                           fast.data(), rows, cols, 1, nullptr, bl.alpha, bl.beta};
+          d::cpu_softmax_avx2(c, S{});
+          c.out = portable.data();
+          d::cpu_softmax_rows<S, d::IsaPortable>(c);
+          std::size_t diff = 0;
+          for (std::size_t i = 0; i < n; ++i) {
+            if (std::memcmp(&fast[i], &portable[i], sizeof(S)) == 0) continue;
+            const double a = static_cast<double>(fast[i]), b = static_cast<double>(portable[i]);
+            if (std::isnan(a) && std::isnan(b)) continue;
+            ++diff;
+            const std::int64_t ulps = ordinal(fast[i]) - ordinal(portable[i]);
+            ASSERT_TRUE(ulps == 1 || ulps == -1) << "cols " << cols << (bwd ? " backward" : " forward") << (log ? " log" : "")
+                                                 << " element " << i << ": " << a << " vs " << b << ", " << ulps << " ulp apart";
+          }
+          if (diff)
+            std::printf("  softmax cols %lld%s%s blend %.2f: %zu of %zu one ulp apart\n", static_cast<long long>(cols),
+                        bwd ? " backward" : "", log ? " log" : "", bl.alpha, diff, n);
+          EXPECT_LT(diff * 1000, n) << "cols " << cols;
+        }
+  }
+}
+
+TEST(CpuLoops, AvxMatchesPortableSoftmax) {
+  ACTK_NEED_AVX2();
+  softmax_fast_vs_portable<float>();
+  softmax_fast_vs_portable<bfloat16>();
+}
+
+TEST(CpuLoops, AvxMatchesPortableAttentionSoftmax) {
+  ACTK_NEED_AVX2();
+  const std::int64_t B = 2, H = 3, Q = 64, K = 200;
+  const std::size_t n = static_cast<std::size_t>(B * H * Q * K);
+  Rng r(22);
+  std::vector<float> x(n), add(static_cast<std::size_t>(Q * K));
+  std::vector<unsigned char> keep(static_cast<std::size_t>(B * K));
+  for (auto& v : x) v = static_cast<float>(r.uniform(-30, 30));
+  for (auto& v : add) v = static_cast<float>(r.uniform(-3, 3));
+  for (std::size_t i = 0; i < keep.size(); ++i) keep[i] = i % 7 != 2;
+  for (int mt : {0, 1, 2})
+    for (bool causal : {false, true}) {
+      // mask row strides: [Q, K] broadcast over batch and heads; keep [B, 1, 1, K]
+      const std::int64_t mb = mt == 2 ? 1 : 0, mh = 0, mq = mt == 1 ? 1 : 0;
+      const void* mask = mt == 1 ? static_cast<const void*>(add.data()) : mt == 2 ? keep.data() : nullptr;
+      std::vector<float> fast(n), portable(n);
+      d::AttentionSoftmaxCall c{DType::float32, x.data(), fast.data(), mask, mt, B * H * Q, H, Q, K, mb, mh, mq, causal, 5, 0.3,
+                                false, true, nullptr};
+      d::cpu_attention_avx2(c, float{});
+      c.y = portable.data();
+      d::cpu_attention_rows<float, d::IsaPortable>(c);
+      std::size_t diff = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (fast[i] == portable[i] || (std::isnan(fast[i]) && std::isnan(portable[i]))) continue;
+        ++diff;
+        const std::int64_t ulps = ordinal(fast[i]) - ordinal(portable[i]);
+        ASSERT_TRUE(ulps == 1 || ulps == -1) << "mask " << mt << " causal " << causal << " element " << i;
+      }
+      EXPECT_LT(diff * 1000, n) << "mask " << mt << " causal " << causal;
+    }
+}

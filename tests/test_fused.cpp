@@ -486,3 +486,78 @@ TEST(ClampedSwiglu, EveryDtypeAndInPlaceAndValidation) {
             ACTK_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(actk_last_error()).find("clamped_swiglu_forward"), std::string::npos) << actk_last_error();
 }
+
+/// The interleaved layout: the same bits as the two-tensor form on the gathered halves, forward
+/// (plain and blended) and backward (separate and in place), every dtype; validation.
+template <class S> void interleaved_case() {
+  const std::int64_t rows = 6, cols = 37;
+  const std::size_t un = static_cast<std::size_t>(rows * cols);
+  Rng rng(13);
+  std::vector<S> in(2 * un), gate(un), value(un), dy(un), y0(un);
+  for (std::size_t i = 0; i < un; ++i) {
+    gate[i] = to<S>(rng.uniform(-10, 10)), value[i] = to<S>(rng.uniform(-10, 10));
+    in[2 * i] = gate[i], in[2 * i + 1] = value[i];
+    dy[i] = to<S>(rng.uniform(-1, 1)), y0[i] = to<S>(rng.uniform(-1, 1));
+  }
+  const DType dt = actk::dtype_of<S>::value;
+  for (const actk::Blend bl : {actk::Blend{1.0, 0.0}, actk::Blend{0.5, 1.0}}) {
+    std::vector<S> want = y0, got = y0;
+    actk::clamped_swiglu_forward(dt, gate.data(), value.data(), cols, want.data(), rows, cols, 1.702, 7.0, actk::Backend::cpu, nullptr,
+                                 bl);
+    actk::clamped_swiglu_interleaved_forward(dt, in.data(), got.data(), rows, cols, 1.702, 7.0, actk::Backend::cpu, nullptr, bl);
+    ASSERT_EQ(0, std::memcmp(want.data(), got.data(), un * sizeof(S))) << "forward, blend " << bl.alpha;
+    std::vector<S> dg(un, to<S>(0.25)), dv(un, to<S>(-0.5)), din(2 * un);
+    for (std::size_t i = 0; i < un; ++i) din[2 * i] = dg[i], din[2 * i + 1] = dv[i];  // the old values a blend reads
+    actk::clamped_swiglu_backward(dt, gate.data(), value.data(), cols, dy.data(), dg.data(), dv.data(), rows, cols, 1.702, 7.0,
+                                  actk::Backend::cpu, nullptr, bl);
+    actk::clamped_swiglu_interleaved_backward(dt, in.data(), dy.data(), din.data(), rows, cols, 1.702, 7.0, actk::Backend::cpu,
+                                              nullptr, bl);
+    for (std::size_t i = 0; i < un; ++i) {
+      ASSERT_EQ(0, std::memcmp(&din[2 * i], &dg[i], sizeof(S))) << "dgate " << i << ", blend " << bl.alpha;
+      ASSERT_EQ(0, std::memcmp(&din[2 * i + 1], &dv[i], sizeof(S))) << "dvalue " << i << ", blend " << bl.alpha;
+    }
+    if (bl.beta == 0.0) {  // in place over the input
+      std::vector<S> io = in;
+      actk::clamped_swiglu_interleaved_backward(dt, io.data(), dy.data(), io.data(), rows, cols, 1.702, 7.0, actk::Backend::cpu);
+      ASSERT_EQ(0, std::memcmp(io.data(), din.data(), 2 * un * sizeof(S))) << "in place";
+    }
+  }
+}
+
+TEST(ClampedSwiglu, InterleavedLayoutEqualsTheTwoTensorForm) {
+  interleaved_case<double>();
+  interleaved_case<float>();
+  interleaved_case<float16>();
+  interleaved_case<bfloat16>();
+}
+
+TEST(ClampedSwiglu, InterleavedValidation) {
+  std::vector<float> in(64), y(32), dy(16);
+  auto status = [&](auto&& f) {
+    try {
+      f();
+    } catch (const actk::Error& e) {
+      return e.status();
+    }
+    return actk::Status::ok;
+  };
+  const auto bad = actk::Status::invalid_argument;
+  EXPECT_EQ(status([&] { actk::clamped_swiglu_interleaved_forward(DType::float32, in.data(), y.data(), 2, 8); }), actk::Status::ok);
+  EXPECT_EQ(status([&] { actk::clamped_swiglu_interleaved_forward(DType::float32, in.data(), in.data() + 31, 2, 8); }), bad)
+      << "y overlapping the input";
+  EXPECT_EQ(status([&] { actk::clamped_swiglu_interleaved_forward(DType::float32, nullptr, y.data(), 2, 8); }), bad);
+  EXPECT_EQ(status([&] { actk::clamped_swiglu_interleaved_forward(DType::float32, in.data(), y.data(), 2, 8, 1.702, -1.0); }), bad);
+  EXPECT_EQ(status([&] { actk::clamped_swiglu_interleaved_backward(DType::float32, in.data(), dy.data(), in.data(), 2, 8); }),
+            actk::Status::ok)
+      << "in place";
+  EXPECT_EQ(status([&] { actk::clamped_swiglu_interleaved_backward(DType::float32, in.data(), dy.data(), in.data() + 1, 2, 8); }), bad)
+      << "din shifted over the input";
+  EXPECT_EQ(status([&] { actk::clamped_swiglu_interleaved_backward(DType::float32, in.data(), y.data(), y.data(), 1, 8); }), bad)
+      << "din overlapping dy";
+  EXPECT_EQ(actk_clamped_swiglu_interleaved_forward(ACTK_FLOAT32, in.data(), y.data(), 2, 8, 1.702, 7.0, ACTK_BACKEND_CPU, nullptr, 1.0,
+                                                    0.0),
+            ACTK_OK);
+  EXPECT_EQ(actk_clamped_swiglu_interleaved_backward(ACTK_FLOAT32, in.data(), dy.data(), nullptr, 2, 8, 1.702, 7.0, ACTK_BACKEND_CPU,
+                                                     nullptr, 1.0, 0.0),
+            ACTK_ERROR_INVALID_ARGUMENT);
+}

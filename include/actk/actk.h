@@ -186,6 +186,44 @@ ACTK_API void softmax_backward(DType dtype, const void* y, const void* dy, void*
                                std::int64_t axis, std::int64_t inner = 1, unsigned flags = softmax_plain,
                                Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
 
+/// Attention-style softmax's mask kind (AttentionSoftmaxOptions::mask_type).
+enum class MaskType : int {
+  none = ACTK_MASK_NONE,
+  additive = ACTK_MASK_ADDITIVE,  ///< values of the x's dtype added after the scale (-inf: masked out)
+  keep = ACTK_MASK_KEEP           ///< one byte per element: nonzero = attend, zero = masked out (PyTorch's bool mask)
+};
+/// The longest row (k) attention_softmax_* takes.
+constexpr std::int64_t attention_max_k = ACTK_ATTENTION_MAX_K;
+struct AttentionSoftmaxOptions {
+  double scale = 1.0;               ///< finite; typically 1 / sqrt(head_dim)
+  MaskType mask_type = MaskType::none;
+  const void* mask = nullptr;       ///< [mask_batch, mask_heads, mask_q, k], contiguous
+  std::int64_t mask_batch = 0;      ///< 1: broadcast over batch; 0 or batch: one per batch index
+  std::int64_t mask_heads = 0;      ///< 1: broadcast over heads; 0 or heads
+  std::int64_t mask_q = 0;          ///< 1: one row for every query (a key-padding mask); 0 or q
+  bool causal = false;              ///< key j masked when j > i + causal_offset (no mask read for it)
+  std::int64_t causal_offset = 0;   ///< 0: PyTorch's is_causal (top-left); k - q: bottom-right (FlashAttention)
+  unsigned flags = 0;               ///< softmax_log, softmax_masked_rows_zero
+};
+
+/// Attention-style softmax over the last axis of x [batch, heads, q, k] (rows of k <= 16384):
+///   z = scale * x + mask (additive), or scale * x where the keep mask is nonzero and -inf where it
+///   is zero; z = -inf where causal masks (x there is not read); y = softmax(z) (log-softmax with
+///   softmax_log). A fully masked row (every z -inf) is NaN, or zeros (log: -inf) with
+///   softmax_masked_rows_zero, as softmax_forward. NaN or +inf in an attended z gives a NaN row.
+/// Computed in double on the CPU (rounded once); on the GPU z is formed in float (double for
+/// float64) and the row is cached in shared memory: one read of x (none past the causal limit), one
+/// write of y. y may be x (in place) but may not overlap the mask.
+ACTK_API void attention_softmax_forward(DType dtype, const void* x, void* y, std::int64_t batch, std::int64_t heads,
+                                        std::int64_t q, std::int64_t k, const AttentionSoftmaxOptions& options = {},
+                                        Backend backend = Backend::automatic, Stream stream = nullptr);
+/// Backward from the forward's output only: dx = scale * y (dy - sum(dy y)) (log: scale * (dy - exp(y)
+/// sum(dy))); masked elements (y = 0) get 0. The mask needs no gradient and is not read.
+ACTK_API void attention_softmax_backward(DType dtype, const void* y, const void* dy, void* dx, std::int64_t batch,
+                                         std::int64_t heads, std::int64_t q, std::int64_t k, double scale = 1.0,
+                                         unsigned flags = softmax_plain, Backend backend = Backend::automatic,
+                                         Stream stream = nullptr);
+
 /// Bias + activation over [rows, cols]: y = f(x + bias[col]) (bias may be null: no bias), one pass.
 /// `pre`, if not null, receives x + bias (rounded to the dtype) for callers that keep it.
 ACTK_API void bias_act_forward(Op op, DType dtype, const void* x, const void* bias, void* y, std::int64_t rows,
@@ -227,7 +265,7 @@ ACTK_API void gated_backward(Op op, DType dtype, const void* gate, const void* v
 /// rules are gated_forward's (two tensors, or one [rows, 2*cols] tensor, gate first). The
 /// backward's gradients are zero where a clamp saturates (gate > limit; |value| > limit), as
 /// PyTorch's clamp: dgate = dy (v + 1) swish'(g) [gate <= limit], dvalue = dy swish(g) [|value| <=
-/// limit]. (The interleaved gate/value layout of some checkpoints is not supported yet.)
+/// limit]. The interleaved layout: clamped_swiglu_interleaved_*.
 ACTK_API void clamped_swiglu_forward(DType dtype, const void* gate, const void* value, std::int64_t in_stride, void* y,
                                      std::int64_t rows, std::int64_t cols, double alpha = 1.702, double limit = 7.0,
                                      Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
@@ -235,6 +273,17 @@ ACTK_API void clamped_swiglu_backward(DType dtype, const void* gate, const void*
                                       void* dgate, void* dvalue, std::int64_t rows, std::int64_t cols, double alpha = 1.702,
                                       double limit = 7.0, Backend backend = Backend::automatic, Stream stream = nullptr,
                                       Blend blend = {});
+
+/// Clamped SwiGLU over the interleaved layout some checkpoints use (GPT-OSS's): `in` is
+/// [rows, 2*cols] with gate and value alternating (gate at 2c, value at 2c + 1); y is [rows, cols]
+/// and may not overlap `in`. The backward writes din [rows, 2*cols] in the same layout (dgate at 2c,
+/// dvalue at 2c + 1); din may be `in` itself (in place) and may not overlap dy.
+ACTK_API void clamped_swiglu_interleaved_forward(DType dtype, const void* in, void* y, std::int64_t rows, std::int64_t cols,
+                                                 double alpha = 1.702, double limit = 7.0, Backend backend = Backend::automatic,
+                                                 Stream stream = nullptr, Blend blend = {});
+ACTK_API void clamped_swiglu_interleaved_backward(DType dtype, const void* in, const void* dy, void* din, std::int64_t rows,
+                                                  std::int64_t cols, double alpha = 1.702, double limit = 7.0,
+                                                  Backend backend = Backend::automatic, Stream stream = nullptr, Blend blend = {});
 
 /// The fused calls' earlier argument order (blend before the backend), kept so code written for it
 /// still compiles; every call now takes backend, stream, blend in that order (then the workspace).

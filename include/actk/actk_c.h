@@ -161,6 +161,33 @@ ACTK_API actk_status actk_cross_entropy_backward(actk_dtype dtype, const void* l
                                                  int64_t rows, int64_t vocab, const actk_cross_entropy_options* options,
                                                  actk_backend backend, void* stream);
 
+/* Attention-style softmax over the last axis of x [batch, heads, q, k] (see actk.h's
+ * attention_softmax_forward): y = softmax(scale * x + mask), with an optional additive mask (the
+ * x's dtype) or keep mask (one byte per element: nonzero = attend, zero = masked out, as PyTorch's
+ * boolean attn_mask) of shape [mask_batch, mask_heads, mask_q, k] (each dimension 1: broadcast, or
+ * 0 / the x's size: one per index), and a causal option (key j masked when j > i + causal_offset;
+ * reads no mask). flags: ACTK_SOFTMAX_LOG, ACTK_SOFTMAX_MASKED_ROWS_ZERO. k <= 16384.
+ * options: NULL for the defaults (actk_attention_softmax_default_options()). */
+typedef ACTK_ENUM(actk_mask_type) { ACTK_MASK_NONE = 0, ACTK_MASK_ADDITIVE = 1, ACTK_MASK_KEEP = 2 } actk_mask_type;
+#define ACTK_ATTENTION_MAX_K 16384
+typedef struct actk_attention_softmax_options {
+  double scale;             /* 1 by default */
+  actk_mask_type mask_type; /* ACTK_MASK_NONE by default */
+  const void* mask;         /* NULL unless mask_type says a mask */
+  int64_t mask_batch, mask_heads, mask_q; /* 1 = broadcast; 0 (the default) or the x's size = full */
+  int causal;               /* nonzero: key j masked when j > i + causal_offset */
+  int64_t causal_offset;    /* 0 = PyTorch's is_causal (top-left); k - q = bottom-right */
+  unsigned flags;           /* ACTK_SOFTMAX_* */
+} actk_attention_softmax_options;
+ACTK_API actk_attention_softmax_options actk_attention_softmax_default_options(void);
+ACTK_API actk_status actk_attention_softmax_forward(actk_dtype dtype, const void* x, void* y, int64_t batch, int64_t heads,
+                                                    int64_t q, int64_t k, const actk_attention_softmax_options* options,
+                                                    actk_backend backend, void* stream);
+/* dx = scale * softmax_backward(y, dy): needs only the forward's y and dy; dx may equal y or dy. */
+ACTK_API actk_status actk_attention_softmax_backward(actk_dtype dtype, const void* y, const void* dy, void* dx, int64_t batch,
+                                                     int64_t heads, int64_t q, int64_t k, double scale, unsigned flags,
+                                                     actk_backend backend, void* stream);
+
 /* Clamped SwiGLU (GPT-OSS; see actk.h): y = g sigmoid(slope g) (v + 1) with g = min(gate, limit),
  * v = clamp(value, -limit, limit); GPT-OSS uses slope = 1.702, limit = 7. Layouts as actk_gated_*;
  * alpha/beta blend the output. */
@@ -171,6 +198,15 @@ ACTK_API actk_status actk_clamped_swiglu_backward(actk_dtype dtype, const void* 
                                                   const void* dy, void* dgate, void* dvalue, int64_t rows, int64_t cols,
                                                   double slope, double limit, actk_backend backend, void* stream, double alpha,
                                                   double beta);
+
+/* Clamped SwiGLU over gate and value interleaved in one [rows, 2*cols] tensor (gate at 2c, value at
+ * 2c + 1; see actk.h); the backward writes din in that layout (din may equal in). */
+ACTK_API actk_status actk_clamped_swiglu_interleaved_forward(actk_dtype dtype, const void* in, void* y, int64_t rows, int64_t cols,
+                                                             double slope, double limit, actk_backend backend, void* stream,
+                                                             double alpha, double beta);
+ACTK_API actk_status actk_clamped_swiglu_interleaved_backward(actk_dtype dtype, const void* in, const void* dy, void* din,
+                                                              int64_t rows, int64_t cols, double slope, double limit,
+                                                              actk_backend backend, void* stream, double alpha, double beta);
 
 /* The fused calls of actk 0.1, with alpha/beta before the backend: kept (same behaviour as the _ex
  * forms above); new code should call the _ex forms. */

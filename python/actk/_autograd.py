@@ -370,6 +370,51 @@ class ClampedSwiglu(torch.autograd.Function):
         return gated_backward(x, g, None, None, None, False, ctx.clamp), None, None
 
 
+def clamped_interleaved_forward(x, alpha, limit):
+    """Clamped SwiGLU over x = [..., 2 cols] with gate and value alternating; returns [..., cols]."""
+    dt = dtype_of(x)
+    x = x.contiguous()
+    if x.dim() == 0 or x.shape[-1] % 2:
+        raise ValueError(f"actk: clamped_swiglu(interleaved=True) needs an even last dimension; got {tuple(x.shape)}")
+    be, stream, dev = place(x)
+    cols = x.shape[-1] // 2
+    y = torch.empty(*x.shape[:-1], cols, dtype=x.dtype, device=x.device)
+    with dev:
+        call("clamped_swiglu_interleaved_forward", dt, ptr(x), ptr(y), x.numel() // max(1, x.shape[-1]), cols, float(alpha),
+             float(limit), be, stream, 1.0, 0.0)
+    return y
+
+
+def clamped_interleaved_backward(x, g, alpha, limit):
+    """The gradient over x (gates and values alternating, as x)."""
+    x = x.contiguous()
+    g = g.contiguous()
+    be, stream, dev = place(x, g)
+    dx = torch.empty_like(x)
+    with dev:
+        call("clamped_swiglu_interleaved_backward", dtype_of(x), ptr(x), ptr(g), ptr(dx), x.numel() // max(1, x.shape[-1]),
+             x.shape[-1] // 2, float(alpha), float(limit), be, stream, 1.0, 0.0)
+    return dx
+
+
+class ClampedSwigluInterleaved(torch.autograd.Function):
+    """Clamped SwiGLU over x = [..., 2 cols] with gate and value alternating (x[..., ::2] the gates,
+    x[..., 1::2] the values); the kernels read that layout directly and the backward writes it."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, limit):
+        y = clamped_interleaved_forward(x, alpha, limit)
+        ctx.clamp = (float(alpha), float(limit))
+        ctx.save_for_backward(x)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return clamped_interleaved_backward(x, g, *ctx.clamp), None, None
+
+
 def _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap):
     if x.dim() != 2:
         raise ValueError(f"actk: cross_entropy takes logits of shape [rows, classes]; got {tuple(x.shape)} (reshape first)")
@@ -389,22 +434,42 @@ def _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss
     return target.contiguous(), weight, opts, tt
 
 
+def cross_entropy_forward(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap):
+    """(loss, lse): the loss ((rows,) for 'none', else a scalar) and each row's logsumexp (float32)."""
+    dt = dtype_of(x, "the logits")
+    x = x.contiguous()
+    target, weight, opts, tt = _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
+    be, stream, dev = place(*([x, target] + ([weight] if weight is not None else [])))
+    rows, vocab = x.shape
+    loss = torch.empty((rows,) if reduction == "none" else (), dtype=x.dtype, device=x.device)
+    lse = torch.empty((rows,), dtype=torch.float32, device=x.device)
+    with dev:
+        call("cross_entropy_forward", dt, ptr(x), tt, ptr(target), ptr(loss), ptr(lse), rows, vocab, ctypes.byref(opts), be,
+             stream)
+    return loss, lse
+
+
+def cross_entropy_backward(x, target, weight, lse, g, ignore_index, reduction, label_smoothing, z_loss, softcap):
+    """dlogits from the forward's lse and the loss's gradient g."""
+    x = x.contiguous()
+    target, weight, opts, tt = _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
+    g = g.to(x.dtype).contiguous()
+    be, stream, dev = place(x, g)
+    dx = torch.empty_like(x)
+    rows, vocab = x.shape
+    with dev:
+        call("cross_entropy_backward", dtype_of(x), ptr(x), tt, ptr(target), ptr(g), ptr(lse), ptr(dx), rows, vocab,
+             ctypes.byref(opts), be, stream)
+    return dx
+
+
 class CrossEntropy(torch.autograd.Function):
     """F.cross_entropy over logits [rows, classes] with class-index targets; the forward saves the
     logits and the per-row logsumexp (float32), the backward reads each logits row once."""
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap):
-        dt = dtype_of(x, "the logits")
-        x = x.contiguous()
-        target, weight, opts, tt = _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
-        be, stream, dev = place(*([x, target] + ([weight] if weight is not None else [])))
-        rows, vocab = x.shape
-        loss = torch.empty((rows,) if reduction == "none" else (), dtype=x.dtype, device=x.device)
-        lse = torch.empty((rows,), dtype=torch.float32, device=x.device)
-        with dev:
-            call("cross_entropy_forward", dt, ptr(x), tt, ptr(target), ptr(loss), ptr(lse), rows, vocab, ctypes.byref(opts), be,
-                 stream)
+        loss, lse = cross_entropy_forward(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
         ctx.save_for_backward(x, target, weight, lse)
         ctx.meta = (ignore_index, reduction, label_smoothing, z_loss, softcap)
         return loss
@@ -413,13 +478,82 @@ class CrossEntropy(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, g):
         x, target, weight, lse = ctx.saved_tensors
-        ignore_index, reduction, label_smoothing, z_loss, softcap = ctx.meta
-        _, _, opts, tt = _ce_args(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
-        g = g.to(x.dtype).contiguous()
-        be, stream, dev = place(x, g)
-        dx = torch.empty_like(x)
-        rows, vocab = x.shape
-        with dev:
-            call("cross_entropy_backward", dtype_of(x), ptr(x), tt, ptr(target), ptr(g), ptr(lse), ptr(dx), rows, vocab,
-                 ctypes.byref(opts), be, stream)
-        return dx, None, None, None, None, None, None, None
+        return (cross_entropy_backward(x, target, weight, lse, g, *ctx.meta),) + (None,) * 7
+
+
+def _attention_args(x, mask, scale, causal, causal_offset, flags):
+    if x.dim() != 4:
+        raise ValueError(f"actk: attention_softmax takes x [batch, heads, q, k]; got {x.dim()} dimensions")
+    B, H, Q, K = x.shape
+    opts = _lib.AttentionSoftmaxOptions(float(scale), _lib.MASK_NONE, None, 0, 0, 0, 1 if causal else 0, int(causal_offset),
+                                        flags)
+    if mask is not None:
+        if mask.dim() == 2:
+            mask = mask.view(1, 1, *mask.shape)
+        if mask.dim() != 4 or mask.shape[-1] != K:
+            raise ValueError(f"actk: attention_softmax's mask must be [k] rows broadcastable as [batch, heads, q, k] "
+                             f"(each of its first dimensions 1 or x's); got {tuple(mask.shape)} for x {tuple(x.shape)}")
+        if mask.dtype == torch.bool:
+            opts.mask_type = _lib.MASK_KEEP
+        elif mask.dtype == x.dtype:
+            opts.mask_type = _lib.MASK_ADDITIVE
+        else:
+            raise TypeError(f"actk: attention_softmax's mask must be torch.bool (True = attend) or x's dtype {x.dtype} "
+                            f"(added); got {mask.dtype}")
+        mask = mask.contiguous()
+        opts.mask = mask.data_ptr()
+        opts.mask_batch, opts.mask_heads, opts.mask_q = mask.shape[0], mask.shape[1], mask.shape[2]
+    return mask, opts
+
+
+def attention_softmax_forward(x, mask, scale, causal, causal_offset, flags):
+    dt = dtype_of(x)
+    x = x.contiguous()
+    mask4, opts = _attention_args(x, mask, scale, causal, causal_offset, flags)
+    be, stream, dev = place(*([x] if mask4 is None else [x, mask4]))
+    y = torch.empty_like(x)
+    with dev:
+        call("attention_softmax_forward", dt, ptr(x), ptr(y), *x.shape, ctypes.byref(opts), be, stream)
+    return y
+
+
+def attention_softmax_backward(y, g, scale, flags):
+    """d/dx of softmax(scale x + mask) given y; with scale 1, d/dz (= d/dmask for an additive mask)."""
+    g = g.contiguous()
+    be, stream, dev = place(y, g)
+    dx = torch.empty_like(y)
+    with dev:
+        call("attention_softmax_backward", dtype_of(y), ptr(y), ptr(g), ptr(dx), *y.shape, float(scale), flags, be, stream)
+    return dx
+
+
+def attention_mask_grad(dz, mask_shape):
+    """d/dz summed over the dimensions an additive mask of mask_shape broadcasts over."""
+    full = (1,) * (4 - len(mask_shape)) + tuple(mask_shape)
+    dims = [d for d in range(3) if full[d] == 1 and dz.shape[d] != 1]
+    return (dz.sum(dim=dims, keepdim=True) if dims else dz).reshape(mask_shape)
+
+
+class AttentionSoftmax(torch.autograd.Function):
+    """softmax(scale x + mask) over the last dimension of x [batch, heads, q, k], causal optional;
+    saves only the output. An additive mask that requires grad gets d/dz summed over the
+    dimensions it broadcasts over."""
+
+    @staticmethod
+    def forward(ctx, x, mask, scale, causal, causal_offset, log, masked_rows_zero):
+        flags = _flags(log, masked_rows_zero)
+        y = attention_softmax_forward(x, mask, scale, causal, causal_offset, flags)
+        ctx.save_for_backward(y)
+        ctx.meta = (scale, flags, None if mask is None else tuple(mask.shape))
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        scale, flags, mask_shape = ctx.meta
+        dx = attention_softmax_backward(y, g, scale, flags) if ctx.needs_input_grad[0] else None
+        dmask = None
+        if ctx.needs_input_grad[1]:
+            dmask = attention_mask_grad(attention_softmax_backward(y, g, 1.0, flags), mask_shape)
+        return dx, dmask, None, None, None, None, None

@@ -176,6 +176,101 @@ def _register():
 
     gated.register_autograd(ga_grad, setup_context=ga_setup)
 
+    # ---- clamped SwiGLU (GPT-OSS), gate first or interleaved -------------------------------
+    @lib.custom_op("actk::clamped_swiglu", mutates_args=())
+    def clamped_swiglu(x: T, alpha: float, limit: float, interleaved: bool) -> T:
+        if interleaved:
+            return A.clamped_interleaved_forward(x, alpha, limit)
+        return A.gated_forward(x, None, None, None, False, (alpha, limit))
+
+    @clamped_swiglu.register_fake
+    def _(x, alpha, limit, interleaved):
+        return x.new_empty(tuple(x.shape[:-1]) + (x.shape[-1] // 2,))
+
+    @lib.custom_op("actk::clamped_swiglu_backward", mutates_args=())
+    def clamped_swiglu_backward(x: T, g: T, alpha: float, limit: float, interleaved: bool) -> T:
+        if interleaved:
+            return A.clamped_interleaved_backward(x, g, alpha, limit)
+        return A.gated_backward(x, g, None, None, None, False, (alpha, limit))
+
+    @clamped_swiglu_backward.register_fake
+    def _(x, g, alpha, limit, interleaved):
+        return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+    def cs_setup(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.args = inputs[1:]
+
+    def cs_grad(ctx, g):
+        (x,) = ctx.saved_tensors
+        return clamped_swiglu_backward(x, g, *ctx.args), None, None, None
+
+    clamped_swiglu.register_autograd(cs_grad, setup_context=cs_setup)
+
+    # ---- cross-entropy ---------------------------------------------------------------------
+    @lib.custom_op("actk::cross_entropy", mutates_args=())
+    def cross_entropy(x: T, target: T, weight: Optional[T], ignore_index: int, reduction: str, label_smoothing: float,
+                      z_loss: float, softcap: float) -> Tuple[T, T]:
+        return A.cross_entropy_forward(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
+
+    @cross_entropy.register_fake
+    def _(x, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap):
+        rows = x.shape[0]
+        return (x.new_empty((rows,) if reduction == "none" else ()), x.new_empty((rows,), dtype=torch.float32))
+
+    @lib.custom_op("actk::cross_entropy_backward", mutates_args=())
+    def cross_entropy_backward(x: T, target: T, weight: Optional[T], lse: T, g: T, ignore_index: int, reduction: str,
+                               label_smoothing: float, z_loss: float, softcap: float) -> T:
+        return A.cross_entropy_backward(x, target, weight, lse, g, ignore_index, reduction, label_smoothing, z_loss, softcap)
+
+    @cross_entropy_backward.register_fake
+    def _(x, target, weight, lse, g, ignore_index, reduction, label_smoothing, z_loss, softcap):
+        return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+    def ce_setup(ctx, inputs, output):
+        x, target, weight = inputs[:3]
+        ctx.save_for_backward(x, target, weight, output[1])
+        ctx.args = inputs[3:]
+
+    def ce_grad(ctx, g, g_lse):
+        x, target, weight, lse = ctx.saved_tensors
+        return (cross_entropy_backward(x, target, weight, lse, g, *ctx.args),) + (None,) * 7
+
+    cross_entropy.register_autograd(ce_grad, setup_context=ce_setup)
+
+    # ---- attention-style softmax -----------------------------------------------------------
+    @lib.custom_op("actk::attention_softmax", mutates_args=())
+    def attention_softmax(x: T, mask: Optional[T], scale: float, causal: bool, causal_offset: int, flags: int) -> T:
+        return A.attention_softmax_forward(x, mask, scale, causal, causal_offset, flags)
+
+    @attention_softmax.register_fake
+    def _(x, mask, scale, causal, causal_offset, flags):
+        return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+    @lib.custom_op("actk::attention_softmax_backward", mutates_args=())
+    def attention_softmax_backward(y: T, g: T, scale: float, flags: int) -> T:
+        return A.attention_softmax_backward(y, g, scale, flags)
+
+    @attention_softmax_backward.register_fake
+    def _(y, g, scale, flags):
+        return torch.empty_like(y, memory_format=torch.contiguous_format)
+
+    def at_setup(ctx, inputs, output):
+        x, mask, scale, causal, causal_offset, flags = inputs
+        ctx.save_for_backward(output)
+        ctx.args = (scale, flags, None if mask is None else tuple(mask.shape))
+
+    def at_grad(ctx, g):
+        (y,) = ctx.saved_tensors
+        scale, flags, mask_shape = ctx.args
+        dx = attention_softmax_backward(y, g, scale, flags)
+        dmask = None
+        if mask_shape is not None and ctx.needs_input_grad[1]:
+            dmask = A.attention_mask_grad(attention_softmax_backward(y, g, 1.0, flags), mask_shape)
+        return dx, dmask, None, None, None, None
+
+    attention_softmax.register_autograd(at_grad, setup_context=at_setup)
+
 
 if _version_ok():
     _register()

@@ -103,6 +103,16 @@ class CrossEntropyOptions(ctypes.Structure):
                 ("z_loss", ctypes.c_double), ("softcap", ctypes.c_double), ("weight", ctypes.c_void_p)]
 
 
+class AttentionSoftmaxOptions(ctypes.Structure):
+    """actk_attention_softmax_options (actk_c.h)."""
+    _fields_ = [("scale", ctypes.c_double), ("mask_type", ctypes.c_int), ("mask", ctypes.c_void_p),
+                ("mask_batch", ctypes.c_int64), ("mask_heads", ctypes.c_int64), ("mask_q", ctypes.c_int64),
+                ("causal", ctypes.c_int), ("causal_offset", ctypes.c_int64), ("flags", ctypes.c_uint)]
+
+
+MASK_NONE, MASK_ADDITIVE, MASK_KEEP = 0, 1, 2
+
+
 def _declare(lib):
     c_int, c_uint, i64, vp, dbl, sz = ctypes.c_int, ctypes.c_uint, ctypes.c_int64, ctypes.c_void_p, ctypes.c_double, ctypes.c_size_t
     dp = ctypes.POINTER(ctypes.c_double)
@@ -124,6 +134,10 @@ def _declare(lib):
         "actk_cross_entropy_forward": [c_int, vp, c_int, vp, vp, vp, i64, i64, ctypes.POINTER(CrossEntropyOptions), c_int, vp],
         "actk_cross_entropy_backward": [c_int, vp, c_int, vp, vp, vp, vp, i64, i64, ctypes.POINTER(CrossEntropyOptions), c_int,
                                         vp],
+        "actk_attention_softmax_forward": [c_int, vp, vp, i64, i64, i64, i64, ctypes.POINTER(AttentionSoftmaxOptions), c_int, vp],
+        "actk_attention_softmax_backward": [c_int, vp, vp, vp, i64, i64, i64, i64, dbl, c_uint, c_int, vp],
+        "actk_clamped_swiglu_interleaved_forward": [c_int, vp, vp, i64, i64, dbl, dbl, c_int, vp, dbl, dbl],
+        "actk_clamped_swiglu_interleaved_backward": [c_int, vp, vp, vp, i64, i64, dbl, dbl, c_int, vp, dbl, dbl],
         "actk_clamped_swiglu_forward": [c_int, vp, vp, i64, vp, i64, i64, dbl, dbl, c_int, vp, dbl, dbl],
         "actk_clamped_swiglu_backward": [c_int, vp, vp, i64, vp, vp, vp, i64, i64, dbl, dbl, c_int, vp, dbl, dbl],
         "actk_op_from_name": [ctypes.c_char_p, ctypes.POINTER(c_int)],

@@ -20,7 +20,13 @@ def test_opcheck_every_family():
              (torch.ops.actk.softmax.default, (x, 0, True, False)),
              (torch.ops.actk.prelu.default, (x, w)),
              (torch.ops.actk.bias_act.default, (x, w, "silu", None, None)),
-             (torch.ops.actk.gated.default, (x, "silu", None, None, False))]
+             (torch.ops.actk.gated.default, (x, "silu", None, None, False)),
+             (torch.ops.actk.clamped_swiglu.default, (x, 1.702, 7.0, False)),
+             (torch.ops.actk.clamped_swiglu.default, (x, 1.702, 7.0, True)),
+             (torch.ops.actk.cross_entropy.default, (x, torch.tensor([1, 0, 7, 3, 2, 5]), None, -100, "mean", 0.1, 0.0, 0.0)),
+             (torch.ops.actk.attention_softmax.default, (x.view(1, 2, 3, 8), None, 0.5, True, 0, 0)),
+             (torch.ops.actk.attention_softmax.default, (x.view(1, 2, 3, 8), torch.randn(3, 8, dtype=torch.float64), 0.5,
+                                                         False, 0, 0))]
     for op, args in cases:
         torch.library.opcheck(op, args)
 

@@ -144,3 +144,11 @@ def test_clamped_swiglu_bfloat16_and_errors():
     torch.testing.assert_close(y.double(), _gptoss(x.bfloat16().double()), rtol=8e-3, atol=1e-2)
     with pytest.raises(actk.ActkError, match="limit"):
         F.clamped_swiglu(x, limit=0.0)
+    with pytest.raises(ValueError, match="even"):
+        F.clamped_swiglu(x[:, :63], interleaved=True)
+    # 3-D input, interleaved, bfloat16: the kernels' reading of the layout against the reference
+    x3 = (torch.randn(2, 3, 32, dtype=torch.float64) * 6).bfloat16()
+    torch.testing.assert_close(F.clamped_swiglu(x3, interleaved=True).double(), _gptoss(x3.double(), interleaved=True),
+                               rtol=8e-3, atol=1e-2)
+    assert torch.autograd.gradcheck(lambda a: F.clamped_swiglu(a, interleaved=True),
+                                    (torch.randn(3, 8, dtype=torch.float64).requires_grad_(),))

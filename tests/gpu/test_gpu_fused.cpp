@@ -146,14 +146,21 @@ TEST(CudaFused, VectorizedKernelsMatchTheCpu) {
 // Clamped SwiGLU (GPT-OSS) on the GPU against the CPU reference: the vectorized kernels (whole
 // vectors per row) and the scalar ones (odd cols), forward blended and backward in place; inputs
 // on both sides of the clamps.
+/// Clamped SwiGLU's test data for [rows, cols] outputs: the [rows, 2 cols] input (both clamps
+/// saturate somewhere), dy, and old outputs for the blend.
+template <class S> void clamped_data(std::size_t un, std::uint64_t seed, std::vector<S>& in, std::vector<S>& dy, std::vector<S>& y0) {
+  in.resize(2 * un), dy.resize(un), y0.resize(un);
+  Rng rng(seed);
+  for (auto& v : in) v = to<S>(rng.uniform(-10, 10));
+  for (auto& v : dy) v = to<S>(rng.uniform(-1, 1));
+  for (auto& v : y0) v = to<S>(rng.uniform(-1, 1));
+}
+
 template <class S> void clamped_case(std::int64_t rows, std::int64_t cols) {
   const DType dt = actk::dtype_of<S>::value;
   const std::size_t un = static_cast<std::size_t>(rows * cols);
-  std::vector<S> cat(2 * un), dy(un), y0(un);
-  Rng rng(31);
-  for (auto& v : cat) v = to<S>(rng.uniform(-10, 10));
-  for (auto& v : dy) v = to<S>(rng.uniform(-1, 1));
-  for (auto& v : y0) v = to<S>(rng.uniform(-1, 1));
+  std::vector<S> cat, dy, y0;
+  clamped_data(un, 31, cat, dy, y0);
   const actk::Blend blend{0.5, 1.0};
   std::vector<S> y_ref = y0, g_ref = cat;
   actk::clamped_swiglu_forward(dt, cat.data(), cat.data() + cols, 2 * cols, y_ref.data(), rows, cols, 1.702, 7.0, Backend::cpu, nullptr,
@@ -171,6 +178,51 @@ template <class S> void clamped_case(std::int64_t rows, std::int64_t cols) {
     if (!close_enough(y[i], y_ref[i], bound)) ADD_FAILURE() << actk::dtype_name(dt) << " clamped swiglu y " << i, ++bad;
   for (std::size_t i = 0; i < 2 * un && bad < 5; ++i)
     if (!close_enough(g[i], g_ref[i], bound)) ADD_FAILURE() << actk::dtype_name(dt) << " clamped swiglu grads " << i, ++bad;
+}
+
+/// The interleaved layout (gate and value alternating): the GPU's scalar kernel against the CPU,
+/// forward blended and backward in place over the input.
+template <class S> void clamped_interleaved_case(std::int64_t rows, std::int64_t cols) {
+  const DType dt = actk::dtype_of<S>::value;
+  const std::size_t un = static_cast<std::size_t>(rows * cols);
+  std::vector<S> in, dy, y0;
+  clamped_data(un, 32, in, dy, y0);
+  const actk::Blend blend{0.5, 1.0};
+  std::vector<S> y_ref = y0, g_ref(2 * un);
+  actk::clamped_swiglu_interleaved_forward(dt, in.data(), y_ref.data(), rows, cols, 1.702, 7.0, Backend::cpu, nullptr, blend);
+  actk::clamped_swiglu_interleaved_backward(dt, in.data(), dy.data(), g_ref.data(), rows, cols, 1.702, 7.0, Backend::cpu);
+  DeviceBuffer<S> dIn = guarded<S>(2 * un), dY = guarded<S>(un), dDY = device_copy(dy);
+  CUDA_OK(dIn.upload(in));
+  CUDA_OK(dY.upload(y0));
+  const auto before = dY.raw();
+  actk::clamped_swiglu_interleaved_forward(dt, dIn.at(0), dY.at(0), rows, cols, 1.702, 7.0, Backend::automatic, nullptr, blend);
+  actk::clamped_swiglu_interleaved_backward(dt, dIn.at(0), dDY.get(), dIn.at(0), rows, cols);
+  CUDA_OK(cudaDeviceSynchronize());
+  std::vector<S> y(un), g(2 * un);
+  CUDA_OK(dY.download_to(y.data(), un, 0));
+  CUDA_OK(dIn.download_to(g.data(), 2 * un, 0));
+  const auto after = dY.raw();
+  const std::size_t lo = dY.byte_offset(0), hi = lo + un * sizeof(S);
+  for (std::size_t b = 0; b < after.size(); ++b) {
+    if (b < lo || b >= hi) {
+      ASSERT_EQ(after[b], before[b]) << "wrote outside y, byte " << b;
+    }
+  }
+  const double bound = sizeof(S) == 2 ? 1 : 8;
+  int bad = 0;
+  for (std::size_t i = 0; i < un && bad < 5; ++i)
+    if (!close_enough(y[i], y_ref[i], bound)) ADD_FAILURE() << actk::dtype_name(dt) << " interleaved y " << i, ++bad;
+  for (std::size_t i = 0; i < 2 * un && bad < 5; ++i)
+    if (!close_enough(g[i], g_ref[i], bound)) ADD_FAILURE() << actk::dtype_name(dt) << " interleaved grads " << i, ++bad;
+}
+
+TEST(CudaFused, ClampedSwigluInterleavedMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  clamped_interleaved_case<float>(300, 256);
+  clamped_interleaved_case<bfloat16>(17, 4096);
+  clamped_interleaved_case<bfloat16>(5, 4095);
+  clamped_interleaved_case<double>(9, 64);
+  clamped_interleaved_case<float16>(3, 33);
 }
 
 TEST(CudaFused, ClampedSwigluMatchesTheCpu) {

@@ -7,7 +7,7 @@ from . import functional as F
 __all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "QuickGELU",
            "SiLU", "Swish", "Mish", "Softplus", "Softsign", "LogSigmoid", "Hardtanh", "Hardsigmoid", "Hardswish",
            "Softshrink", "Hardshrink", "Tanhshrink", "Threshold", "Squareplus", "SquaredReLU", "PReLU", "Softmax",
-           "LogSoftmax", "CrossEntropyLoss", "BiasAct", "Gated", "GLU", "SwiGLU", "ClampedSwiGLU", "GEGLU", "ReGLU", "functional"]
+           "LogSoftmax", "AttentionSoftmax", "CrossEntropyLoss", "BiasAct", "Gated", "GLU", "SwiGLU", "ClampedSwiGLU", "GEGLU", "ReGLU", "functional"]
 
 
 class Activation(torch.nn.Module):
@@ -368,3 +368,23 @@ class ClampedSwiGLU(torch.nn.Module):
 
     def extra_repr(self):
         return f"alpha={self.alpha}, limit={self.limit}" + (", interleaved=True" if self.interleaved else "")
+
+
+class AttentionSoftmax(torch.nn.Module):
+    """softmax(scale * x + mask) over the last dimension of attention scores [batch, heads, q, k]
+    (see actk.nn.functional.attention_softmax); forward(x, mask=None)."""
+
+    def __init__(self, scale=1.0, causal=False, causal_offset=0, masked_rows_zero=False):
+        super().__init__()
+        self.scale, self.causal, self.causal_offset, self.masked_rows_zero = scale, causal, causal_offset, masked_rows_zero
+
+    def forward(self, x, mask=None):
+        return F.attention_softmax(x, mask, self.scale, self.causal, self.causal_offset, False, self.masked_rows_zero)
+
+    def extra_repr(self):
+        parts = [f"scale={self.scale}"]
+        if self.causal:
+            parts.append("causal=True" + (f", causal_offset={self.causal_offset}" if self.causal_offset else ""))
+        if self.masked_rows_zero:
+            parts.append("masked_rows_zero=True")
+        return ", ".join(parts)

@@ -8,10 +8,10 @@ contiguous tensor.
 """
 import torch
 
-from .._autograd import BiasAct, ClampedSwiglu, CrossEntropy, Elementwise, Gated, Prelu, Softmax
+from .._autograd import AttentionSoftmax, BiasAct, ClampedSwiglu, ClampedSwigluInterleaved, CrossEntropy, Elementwise, Gated, Prelu, Softmax
 from .._compile import compiling
 
-__all__ = ["cross_entropy", "clamped_swiglu", "activation", "identity", "binary_step", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu",
+__all__ = ["attention_softmax", "cross_entropy", "clamped_swiglu", "activation", "identity", "binary_step", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu",
            "celu", "gelu", "quick_gelu", "silu", "swish", "mish", "softplus", "softsign", "exponential", "logsigmoid",
            "log_sigmoid", "hardtanh", "hardsigmoid", "hardswish", "softshrink", "hardshrink", "tanhshrink", "threshold",
            "squareplus", "squared_relu", "sparse_plus", "sine", "prelu", "softmax", "log_softmax", "bias_act", "gated",
@@ -210,10 +210,11 @@ def clamped_swiglu(x, alpha=1.702, limit=7.0, interleaved=False):
     """GPT-OSS's clamped SwiGLU over x = [..., 2 cols]: g = min(gate, limit), v = clamp(value,
     -limit, limit), g * sigmoid(alpha * g) * (v + 1); gradients stop where a clamp saturates.
     Gate first; interleaved=True takes gate and value alternating (x[..., ::2], x[..., 1::2], as
-    GPT-OSS's checkpoints), gathered into the gate-first layout by a copy (the kernels do not read
-    the interleaved layout yet)."""
+    GPT-OSS's checkpoints), read in that layout by the kernels (no copy)."""
+    if compiling():
+        return torch.ops.actk.clamped_swiglu(x, float(alpha), float(limit), bool(interleaved))
     if interleaved:
-        x = torch.cat((x[..., ::2], x[..., 1::2]), dim=-1)
+        return ClampedSwigluInterleaved.apply(x, alpha, limit)
     return ClampedSwiglu.apply(x, alpha, limit)
 
 
@@ -231,4 +232,22 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     or int32), plus z_loss (adds z_loss * logsumexp^2 per counted row, as PaLM) and softcap (logits ->
     softcap * tanh(logits / softcap) first, as Gemma 2; 0 = none). The backward reads the logits once
     more and writes the gradient; nothing [rows, classes] is saved besides the logits."""
+    if compiling():
+        return torch.ops.actk.cross_entropy(input, target, weight, int(ignore_index), reduction, float(label_smoothing),
+                                            float(z_loss), float(softcap))[0]
     return CrossEntropy.apply(input, target, weight, ignore_index, reduction, label_smoothing, z_loss, softcap)
+
+
+def attention_softmax(x, mask=None, scale=1.0, causal=False, causal_offset=0, log=False, masked_rows_zero=False):
+    """softmax(scale * x + mask) over the last dimension of x [batch, heads, q, k] (k <= 16384), as
+    torch.softmax(scale * x + mask, -1) in one pass. mask: None; torch.bool (True = attend, as
+    F.scaled_dot_product_attention's attn_mask); or x's dtype (added after the scale), of shape
+    [k] rows broadcastable to x: [q, k] or [mb, mh, mq, k] with each of mb, mh, mq 1 or x's size.
+    causal: key j masked when j > i + causal_offset (0: PyTorch's is_causal; k - q: aligned to the
+    bottom right). masked_rows_zero: a row with no key left gives zeros (log: -inf), not NaN. The
+    backward needs only the output."""
+    if compiling():
+        from .._autograd import _flags
+        return torch.ops.actk.attention_softmax(x, mask, float(scale), bool(causal), int(causal_offset),
+                                                _flags(log, masked_rows_zero))
+    return AttentionSoftmax.apply(x, mask, scale, causal, causal_offset, log, masked_rows_zero)

@@ -1,0 +1,234 @@
+// host/cpu_softmax.h: the CPU softmax / log-softmax row loops (the reference the GPU is checked
+// against), written once and run through an instruction-set policy (host/cpu.h's IsaPortable, or
+// IsaAvx2 in host/cpu_softmax_avx2.cpp for float and bfloat16 rows).
+//
+// A row is computed in double and rounded once: its values are loaded (or, for attention, formed
+// as scale x + mask) into a per-thread double buffer; pass 1 finds the max (and NaN); pass 2 sums
+// e^(z - max) over the elements below the max and counts those equal to it, in 8 interleaved
+// partial sums (element k into sum k mod 8) added in a fixed order at the end, so the portable
+// and the vectorized loops add the same terms in the same order; the exponentials stay in the
+// buffer, and pass 3 writes e * (1 / sum) (log-softmax: z - max - log1p(count - 1 + others)).
+// The backward sums dy y (log: dy) the same way. Vectorized loops differ from the portable ones
+// only by libmvec's exp (a few double ulps; see host/simd_math.h).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "host/cpu.h"
+
+namespace actk {
+namespace detail {
+
+constexpr int kSumLanes = 8;
+
+/// The row buffer of the calling thread (grown, never shrunk: no allocation per row).
+inline double* softmax_row_buffer(std::int64_t n) {
+  thread_local std::vector<double> buf;
+  if (static_cast<std::int64_t>(buf.size()) < n) buf.resize(static_cast<std::size_t>(n));
+  return buf.data();
+}
+
+/// sum over k of term(k), as kSumLanes interleaved partial sums added pairwise at the end.
+template <class Term> [[gnu::always_inline]] inline double lane_sum(std::int64_t n, Term&& term) {
+  double acc[kSumLanes] = {};
+  std::int64_t k = 0;
+  for (; k + kSumLanes <= n; k += kSumLanes) {
+#pragma omp simd
+    for (int l = 0; l < kSumLanes; ++l) acc[l] += term(k + l);
+  }
+  for (int l = 0; k + l < n; ++l) acc[l] += term(k + l);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/// One row from its values z[0, n) (overwritten): y[k * ys] = softmax / log-softmax, blended,
+/// rounded once. kStrided: ys is the output's element stride (a middle axis), else 1.
+template <class S, class Cv, bool kStrided>
+[[gnu::always_inline]] inline void softmax_row_from(double* z, std::int64_t n, S* y, std::int64_t ys, bool log, bool masked_zero,
+                                                    const BlendOf<double>& bl) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  double m = -kInf;
+  int nan = 0;
+#pragma omp simd reduction(max : m) reduction(| : nan)
+  for (std::int64_t k = 0; k < n; ++k) {
+    nan |= z[k] != z[k];
+    m = z[k] > m ? z[k] : m;
+  }
+  auto put = [&](std::int64_t k, double v) ACTK_ROW_VALUE {
+    S* o = y + (kStrided ? k * ys : k);
+    *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
+  };
+  if (nan || m == kInf || (m == -kInf && !masked_zero)) {  // NaN, +inf, or (unflagged) all -inf: a NaN row
+    for (std::int64_t k = 0; k < n; ++k) {
+      S* o = y + (kStrided ? k * ys : k);
+      *o = Cv::template st<S>(std::numeric_limits<double>::quiet_NaN());
+    }
+    return;
+  }
+  if (m == -kInf) {  // fully masked, flagged: zeros (log: -inf)
+    for (std::int64_t k = 0; k < n; ++k) put(k, log ? -kInf : 0.0);
+    return;
+  }
+  // the sum of e^(z - m) = (count of z == m) + (sum over the others); log-softmax subtracts
+  // log1p(count - 1 + others), so outputs near 0 (a dominant logit) keep their relative accuracy
+  const double count = lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] == m ? 1.0 : 0.0; });
+  double others;
+  if (log) {
+    others = lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] == m ? 0.0 : std::exp(z[k] - m); });
+    const double ls = std::log1p((count - 1) + others);
+    if (!kStrided && !bl.reads_old()) {
+#pragma omp simd
+      for (std::int64_t k = 0; k < n; ++k) y[k] = Cv::template st<S>(bl.scaled((z[k] - m) - ls));
+    } else {
+      for (std::int64_t k = 0; k < n; ++k) put(k, (z[k] - m) - ls);
+    }
+    return;
+  }
+  // e^(z - m) kept in z for the write pass; -1 marks the elements equal to the max (e^0 = 1, but
+  // counted apart: an element just below the max whose e^(z - m) rounds to 1 is an "other")
+#pragma omp simd
+  for (std::int64_t k = 0; k < n; ++k) z[k] = z[k] == m ? -1.0 : std::exp(z[k] - m);
+  others = lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] < 0.0 ? 0.0 : z[k]; });
+  const double inv = 1.0 / (count + others);
+  if (!kStrided && !bl.reads_old()) {
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) y[k] = Cv::template st<S>(bl.scaled((z[k] < 0.0 ? 1.0 : z[k]) * inv));
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) put(k, (z[k] < 0.0 ? 1.0 : z[k]) * inv);
+  }
+}
+
+/// One row of the backward: dx = y (dy - sum(dy y)) (log: dy - e^y sum(dy)); a fully masked row
+/// (flagged) gets 0. y and dy are first loaded into the double buffers yb and gb (which keeps the
+/// 16-bit loops vectorized). kStrided: every pointer steps by `st` (a middle axis), else 1.
+template <class S, class Cv, bool kStrided>
+[[gnu::always_inline]] inline void softmax_row_backward(const S* y, const S* dy, S* dx, std::int64_t n, std::int64_t st, bool log,
+                                                        bool masked_zero, const BlendOf<double>& bl, double* yb, double* gb) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (kStrided) {
+    for (std::int64_t k = 0; k < n; ++k) yb[k] = Cv::ld(y[k * st]), gb[k] = Cv::ld(dy[k * st]);
+  } else {
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) yb[k] = Cv::ld(y[k]);
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) gb[k] = Cv::ld(dy[k]);
+  }
+  const double s = log ? lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k]; })
+                       : lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k] * yb[k]; });
+  bool masked = masked_zero;
+  for (std::int64_t k = 0; k < n && masked; ++k)
+    if (!(log ? yb[k] == -kInf : yb[k] == 0.0)) masked = false;
+  if (masked) {  // a fully masked row (flagged): nothing flows back
+    for (std::int64_t k = 0; k < n; ++k) {
+      S* o = dx + (kStrided ? k * st : k);
+      *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(0.0, Cv::ld(*o)) : bl.scaled(0.0));
+    }
+    return;
+  }
+  if (!kStrided) {
+    if (log) blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k] - std::exp(yb[k]) * s; });
+    else blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return yb[k] * (gb[k] - s); });
+    return;
+  }
+  for (std::int64_t k = 0; k < n; ++k) {
+    S* o = dx + k * st;
+    const double v = log ? gb[k] - std::exp(yb[k]) * s : yb[k] * (gb[k] - s);
+    *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
+  }
+}
+
+/// Runs body(r0, r1) over the rows [0, rows) in chunks of about kCpuChunk elements, on all cores
+/// for large calls.
+template <class Body> void row_chunks(std::int64_t rows, std::int64_t per_row, Body&& body) {
+  const std::int64_t rows_per = per_row >= kCpuChunk ? 1 : kCpuChunk / (per_row > 0 ? per_row : 1);
+  const std::int64_t chunks = (rows + rows_per - 1) / rows_per;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (rows * per_row >= kCpuParallelMin && chunks > 1)
+#endif
+  for (std::int64_t ch = 0; ch < chunks; ++ch) {
+    const std::int64_t r0 = ch * rows_per, r1 = r0 + rows_per < rows ? r0 + rows_per : rows;
+    body(r0, r1);
+  }
+}
+
+/// Softmax / log-softmax, forward or backward, for storage S through instruction-set policy Isa.
+template <class S, class Isa> void cpu_softmax_rows(const SoftmaxCall& c) {
+  using Cv = typename Isa::Cv;
+  const auto* in = static_cast<const S*>(c.in);
+  const auto* dy = static_cast<const S*>(c.dy);
+  auto* out = static_cast<S*>(c.out);
+  const std::int64_t rows = c.outer * c.inner, len = c.axis, inner = c.inner;
+  const BlendOf<double> bl{c.alpha, c.beta};
+  row_chunks(rows, len, [&](std::int64_t r0, std::int64_t r1) {
+    double* z = softmax_row_buffer(c.backward ? 2 * len : len);
+    Isa::run([&] {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const std::int64_t base = (r / inner) * len * inner + r % inner;
+        if (c.backward) {
+          if (inner == 1)
+            softmax_row_backward<S, Cv, false>(in + base, dy + base, out + base, len, 1, c.log, c.masked_zero, bl, z, z + len);
+          else
+            softmax_row_backward<S, Cv, true>(in + base, dy + base, out + base, len, inner, c.log, c.masked_zero, bl, z, z + len);
+          continue;
+        }
+        if (inner == 1) {
+          const S* x = in + base;
+#pragma omp simd
+          for (std::int64_t k = 0; k < len; ++k) z[k] = Cv::ld(x[k]);
+          softmax_row_from<S, Cv, false>(z, len, out + base, 1, c.log, c.masked_zero, bl);
+        } else {
+          for (std::int64_t k = 0; k < len; ++k) z[k] = Cv::ld(in[base + k * inner]);
+          softmax_row_from<S, Cv, true>(z, len, out + base, inner, c.log, c.masked_zero, bl);
+        }
+      }
+    });
+  });
+}
+
+/// Attention-style softmax rows: z = scale x + mask, or -inf where a keep mask is zero (x's value
+/// ignored) or causal masks (x not read), then the row as softmax_row_from.
+template <class S, class Isa> void cpu_attention_rows(const AttentionSoftmaxCall& c) {
+  using Cv = typename Isa::Cv;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const std::int64_t K = c.k;
+  const BlendOf<double> bl{1.0, 0.0};
+  row_chunks(c.rows, K, [&](std::int64_t r0, std::int64_t r1) {
+    double* z = softmax_row_buffer(K);
+    Isa::run([&] {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const std::int64_t i = r % c.q, bh = r / c.q, h = bh % c.heads, b = bh / c.heads;
+        const S* x = static_cast<const S*>(c.x) + r * K;
+        const std::int64_t mrow = (b * c.mb + h * c.mh + i * c.mq) * K;
+        // keys [0, lim) are in reach of the causal limit (j <= i + offset), the rest masked
+        std::int64_t lim = K;
+        if (c.causal) lim = c.causal_offset >= K - i ? K : (c.causal_offset < -i ? 0 : i + c.causal_offset + 1);
+        const double scale = c.scale;
+        if (c.mask_type == 1) {
+          const S* m = static_cast<const S*>(c.mask) + mrow;
+#pragma omp simd
+          for (std::int64_t j = 0; j < lim; ++j) z[j] = scale * Cv::ld(x[j]) + Cv::ld(m[j]);
+        } else if (c.mask_type == 2) {
+          const unsigned char* m = static_cast<const unsigned char*>(c.mask) + mrow;
+#pragma omp simd
+          for (std::int64_t j = 0; j < lim; ++j) z[j] = m[j] == 0 ? -kInf : scale * Cv::ld(x[j]);
+        } else {
+#pragma omp simd
+          for (std::int64_t j = 0; j < lim; ++j) z[j] = scale * Cv::ld(x[j]);
+        }
+        for (std::int64_t j = lim; j < K; ++j) z[j] = -kInf;
+        softmax_row_from<S, Cv, false>(z, K, static_cast<S*>(c.y) + r * K, 1, c.log, c.masked_zero, bl);
+      }
+    });
+  });
+}
+
+/// The same loops through IsaAvx2 (host/cpu_softmax_avx2.cpp), for float and bfloat16.
+void cpu_softmax_avx2(const SoftmaxCall& c, float);
+void cpu_softmax_avx2(const SoftmaxCall& c, bfloat16);
+void cpu_attention_avx2(const AttentionSoftmaxCall& c, float);
+void cpu_attention_avx2(const AttentionSoftmaxCall& c, bfloat16);
+
+}  // namespace detail
+}  // namespace actk

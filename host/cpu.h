@@ -139,7 +139,7 @@ void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, Ble
 }
 
 /// The element-wise CPU path for one storage type and instruction set (instantiated in
-/// host/cpu_<type>.cpp with IsaPortable, and for float and bfloat16 in host/cpu_avx2.cpp with IsaAvx2).
+/// host/cpu_<type>.cpp with IsaPortable, and for the 32- and 16-bit types with IsaAvx2).
 template <class S, class Isa = IsaPortable> void cpu_elementwise_typed(const ElementwiseCall& c) {
   const auto* in = static_cast<const S*>(c.in);
   const auto* dy = static_cast<const S*>(c.dy);
@@ -165,18 +165,20 @@ extern template void cpu_elementwise_typed<double>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<float16>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<bfloat16>(const ElementwiseCall&);
 
-/// The same loops through IsaAvx2 (host/cpu_avx2.cpp; built where ACTK_CPU_AVX2 is defined, run
-/// where the CPU has AVX2 and FMA): float32 and bfloat16 (its rounding rewritten to vectorize);
-/// float16's conversions do not vectorize (no gain), float64 keeps glibc's scalar math. The storage
-/// type is the second argument's.
+/// The same loops through IsaAvx2 (host/cpu_avx2.cpp, host/cpu_avx2_f16.cpp; built where
+/// ACTK_CPU_AVX2 is defined, run where the CPU has AVX2 and FMA): float32, bfloat16 and float16
+/// (their conversions rewritten to vectorize: host/cpu_isa_avx2.h); float64 keeps glibc's scalar
+/// math. The storage type is the second argument's.
 void cpu_elementwise_avx2(const ElementwiseCall& c, float);
 void cpu_elementwise_avx2(const ElementwiseCall& c, bfloat16);
+void cpu_elementwise_avx2(const ElementwiseCall& c, float16);
 /// Whether the CPU path takes the AVX2 loops: built with them, the CPU has AVX2 and FMA, and the
 /// environment does not say ACTK_CPU_SIMD=0 (read once).
 bool cpu_use_avx2();
 
 /// The storage types with AVX2 loops.
-template <class S> constexpr bool kHasAvx2Loops = std::is_same_v<S, float> || std::is_same_v<S, bfloat16>;
+template <class S>
+constexpr bool kHasAvx2Loops = std::is_same_v<S, float> || std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>;
 
 }  // namespace detail
 }  // namespace actk

@@ -1,6 +1,6 @@
 // host/cpu_avx2.cpp: the CPU loops compiled for AVX2 + FMA with libmvec's 4-wide double math
 // (host/simd_math.h): the element-wise and every fused family's loops, for float and bfloat16
-// storage. The same functors, in double, rounded once.
+// storage (float16's: host/cpu_avx2_f16.cpp, to keep each translation unit small). The same functors, in double, rounded once.
 // Only IsaAvx2::run is built for AVX2 (a target attribute, not a file-wide -mavx2), so no AVX2
 // code can leak into shared inline functions; cpu_use_avx2() picks these loops at run time.
 #include "host/simd_math.h"  // first: the vector declarations must precede every use

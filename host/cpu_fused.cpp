@@ -1,6 +1,6 @@
 // host/cpu_fused.cpp: the CPU entry point of every fused family (host/fused.h's list), every
-// storage type: the portable row loops of host/cpu_fused.h, or, for float32 and bfloat16 on AVX2
-// CPUs, the same loops built by host/cpu_avx2.cpp.
+// storage type: the portable row loops of host/cpu_fused.h, or, for float32 and 16-bit types on AVX2
+// CPUs, the same loops built by host/cpu_avx2.cpp and host/cpu_avx2_f16.cpp.
 #include "host/cpu_fused.h"
 
 namespace actk {

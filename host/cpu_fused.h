@@ -224,11 +224,12 @@ template <class S, class Isa, class Call> void cpu_fused_typed(const Call& c) {
 ACTK_FUSED_FAMILIES(ACTK_FUSED_PORTABLE_DECLARE)
 #undef ACTK_FUSED_PORTABLE_DECLARE
 
-/// Every family through IsaAvx2 (host/cpu_avx2.cpp), float and bfloat16 storage (the second
-/// argument's type); used where cpu_use_avx2().
-#define ACTK_FUSED_AVX2_DECLARE(F)                     \
+/// Every family through IsaAvx2 (host/cpu_avx2.cpp, host/cpu_avx2_f16.cpp), float, bfloat16 and
+/// float16 storage (the second argument's type); used where cpu_use_avx2().
+#define ACTK_FUSED_AVX2_DECLARE(F)                   \
   void cpu_fused_avx2(const F##Call& c, float);    \
-  void cpu_fused_avx2(const F##Call& c, bfloat16);
+  void cpu_fused_avx2(const F##Call& c, bfloat16); \
+  void cpu_fused_avx2(const F##Call& c, float16);
 ACTK_FUSED_FAMILIES(ACTK_FUSED_AVX2_DECLARE)
 #undef ACTK_FUSED_AVX2_DECLARE
 

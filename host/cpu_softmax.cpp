@@ -1,7 +1,7 @@
 // host/cpu_softmax.cpp: softmax, log-softmax and attention-style softmax on the CPU, every storage
 // type: the reference the GPU is checked against. The row loops (host/cpu_softmax.h) compute each
-// row in double, max-subtracted, and round once; rows are spread over threads in chunks. float
-// and bfloat16 take the loops built for AVX2 where the CPU has it (as the element-wise path).
+// row in double, max-subtracted, and round once; rows are spread over threads in chunks. float,
+// bfloat16 and float16 take the loops built for AVX2 where the CPU has it (as the element-wise path).
 #include "host/cpu_softmax.h"
 
 namespace actk {

@@ -1,6 +1,6 @@
 // host/cpu_softmax.h: the CPU softmax / log-softmax row loops (the reference the GPU is checked
 // against), written once and run through an instruction-set policy (host/cpu.h's IsaPortable, or
-// IsaAvx2 in host/cpu_softmax_avx2.cpp for float and bfloat16 rows).
+// IsaAvx2 in host/cpu_softmax_avx2.cpp for float, bfloat16 and float16 rows).
 //
 // A row is computed in double and rounded once: its values are loaded (or, for attention, formed
 // as scale x + mask) into a per-thread double buffer; pass 1 finds the max (and NaN); pass 2 sums
@@ -224,11 +224,13 @@ template <class S, class Isa> void cpu_attention_rows(const AttentionSoftmaxCall
   });
 }
 
-/// The same loops through IsaAvx2 (host/cpu_softmax_avx2.cpp), for float and bfloat16.
+/// The same loops through IsaAvx2 (host/cpu_softmax_avx2.cpp), for float, bfloat16 and float16.
 void cpu_softmax_avx2(const SoftmaxCall& c, float);
 void cpu_softmax_avx2(const SoftmaxCall& c, bfloat16);
+void cpu_softmax_avx2(const SoftmaxCall& c, float16);
 void cpu_attention_avx2(const AttentionSoftmaxCall& c, float);
 void cpu_attention_avx2(const AttentionSoftmaxCall& c, bfloat16);
+void cpu_attention_avx2(const AttentionSoftmaxCall& c, float16);
 
 }  // namespace detail
 }  // namespace actk

@@ -1,7 +1,8 @@
 // tests/test_cpu_loops.cpp: the CPU path's fast loops (host/cpu_avx2.cpp: AVX2 + FMA, libmvec)
-// against its portable loops, for every op and direction: bfloat16 over all 65,536 inputs, float32
-// over a sample of 2^16 values (every exponent, both signs, specials), and the fused families in both
-// dtypes, plain and blended. Both compute in double and round once, so they should give the same
+// against its portable loops, for every op and direction: bfloat16 and float16 over all 65,536
+// inputs, float32 over a sample of 2^16 values (every exponent, both signs, specials), and the
+// fused families in the three dtypes, plain and blended; first the fast loops' 16-bit conversions
+// (host/cpu_isa_avx2.h) against half.h's, bit for bit, at every rounding boundary. Both compute in double and round once, so they should give the same
 // bits. Measured (2026-11-26): they do, except
 //   - NaN payloads (a NaN stays a NaN; its payload bits are not part of actk's contract), and
 //   - a handful of results one output ulp apart in ops whose double math calls libmvec's erf, tanh,
@@ -24,6 +25,7 @@
 #include "common.h"
 #include "host/cpu.h"
 #include "host/cpu_fused.h"
+#include "host/cpu_isa_avx2.h"
 #include "host/cpu_softmax.h"
 
 namespace {
@@ -44,6 +46,12 @@ namespace d = actk::detail;
 std::vector<bfloat16> all_bf16() {
   std::vector<bfloat16> v(65536);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = bfloat16::from_bits(static_cast<std::uint16_t>(i));
+  return v;
+}
+/// Every float16.
+std::vector<float16> all_f16() {
+  std::vector<float16> v(65536);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = float16::from_bits(static_cast<std::uint16_t>(i));
   return v;
 }
 /// 2^16 float32 values: every exponent of both signs with random mantissas, and the specials.
@@ -74,6 +82,62 @@ bool may_differ(Op op) {
 
 std::int64_t ordinal(float v) { return ordinal32(v); }
 std::int64_t ordinal(bfloat16 v) { return ordinal16(v.bits); }
+std::int64_t ordinal(float16 v) { return ordinal16(v.bits); }
+
+/// Doubles at and around every rounding boundary of a 16-bit type: each value, the midpoint to its
+/// upper neighbour and the doubles either side of both, the same on the float grid (what
+/// round-to-odd could confuse), far past the largest finite, double subnormals, and the specials.
+template <class S> std::vector<double> boundary_doubles() {
+  std::vector<double> v;
+  const double inf = std::numeric_limits<double>::infinity();
+  for (std::uint32_t b = 0; b < 0x8000u; ++b) {
+    const double a = static_cast<double>(S::from_bits(static_cast<std::uint16_t>(b)));
+    const double n = static_cast<double>(S::from_bits(static_cast<std::uint16_t>(b + 1)));
+    if (std::isnan(a) || std::isinf(a)) continue;
+    const double hi = std::isinf(n) ? a + (a - static_cast<double>(S::from_bits(static_cast<std::uint16_t>(b - 1)))) : n;
+    const double mid = a + (hi - a) / 2;
+    const float midf = static_cast<float>(mid);
+    for (double x : {a, mid, std::nextafter(mid, 0.0), std::nextafter(mid, inf), static_cast<double>(std::nextafter(midf, 0.0f)),
+                     static_cast<double>(std::nextafter(midf, 1e30f)), std::nextafter(a, inf), std::nextafter(a, 0.0)}) {
+      v.push_back(x);
+      v.push_back(-x);
+    }
+  }
+  for (double x : {1e300, 3.5e38, 3.4028234663852886e38, 3.4028235677973366e38, 65504.0, 65519.99, 65520.0, 4.9e-324, 1e-310,
+                   1e-46, 0.0, inf, std::numeric_limits<double>::quiet_NaN()}) {
+    v.push_back(x);
+    v.push_back(-x);
+  }
+  return v;
+}
+
+template <class S> void conversions_match() {
+  using Cv = d::avx2::ConvertAvx2;
+  for (std::uint32_t b = 0; b < 0x10000u; ++b) {  // widening: every value, exact
+    const S h = S::from_bits(static_cast<std::uint16_t>(b));
+    const double want = static_cast<double>(h), got = Cv::ld(h);
+    if (std::isnan(want)) {
+      ASSERT_TRUE(std::isnan(got)) << b;
+      ASSERT_EQ(std::signbit(want), std::signbit(got)) << b;
+    } else {
+      ASSERT_EQ(std::memcmp(&want, &got, sizeof want), 0) << "bits " << b << ": " << want << " vs " << got;
+    }
+    const float f = static_cast<float>(want);  // exact in float: stf must give the value back
+    const S back = Cv::stf<S>(f);
+    ASSERT_EQ(back.bits, S(f).bits) << "stf of bits " << b;
+  }
+  for (double x : boundary_doubles<S>()) ASSERT_EQ(Cv::st<S>(x).bits, S(x).bits) << "st(" << x << ")";
+  Rng r(5);
+  for (int i = 0; i < 1 << 20; ++i) {  // random doubles over the whole 16-bit range and beyond
+    const double x = std::ldexp(r.uniform(-2, 2), static_cast<int>(r.next() % 200) - 150);
+    ASSERT_EQ(Cv::st<S>(x).bits, S(x).bits) << "st(" << x << ")";
+  }
+}
+
+TEST(CpuLoops, FastConversionsMatchHalfH) {
+  conversions_match<float16>();
+  conversions_match<bfloat16>();
+}
 
 /// Checks fast against portable as the top of this file says; returns the results that differ
 /// (NaN payloads aside).
@@ -122,6 +186,11 @@ TEST(CpuLoops, AvxMatchesPortableEveryOpEveryBFloat16) {
   elementwise_all_ops(all_bf16());
 }
 
+TEST(CpuLoops, AvxMatchesPortableEveryOpEveryFloat16) {
+  ACTK_NEED_AVX2();
+  elementwise_all_ops(all_f16());
+}
+
 TEST(CpuLoops, AvxMatchesPortableEveryOpFloat32Sample) {
   ACTK_NEED_AVX2();
   elementwise_all_ops(sample_f32());
@@ -168,6 +237,7 @@ template <class S> void fused_all_ops(const std::vector<S>& x) {
 TEST(CpuLoops, AvxMatchesPortableFusedFamilies) {
   ACTK_NEED_AVX2();
   fused_all_ops(all_bf16());
+  fused_all_ops(all_f16());
   fused_all_ops(sample_f32());
 }
 
@@ -225,6 +295,7 @@ TEST(CpuLoops, AvxMatchesPortableSoftmax) {
   ACTK_NEED_AVX2();
   softmax_fast_vs_portable<float>();
   softmax_fast_vs_portable<bfloat16>();
+  softmax_fast_vs_portable<float16>();
 }
 
 TEST(CpuLoops, AvxMatchesPortableAttentionSoftmax) {

@@ -25,6 +25,7 @@
 
 #include "actk/actk.h"
 #include "bench_util.h"
+#include "compare_json.h"
 
 
 using namespace actk_bench;
@@ -485,11 +486,22 @@ int print_env() {
 }
 #endif
 
+/// The rest of a Markdown table's header: the column names after the first cell, then the rule.
+void print_header_columns(const std::vector<std::string>& columns) {
+  for (const auto& c : columns) std::printf(" %s |", c.c_str());
+  std::printf("\n|---|");
+  for (std::size_t i = 0; i < columns.size(); ++i) std::printf("---|");
+  std::printf("\n");
+}
+
 /// The console output, then a summary: the main job ends like a report, not 600 raw rows. Per op,
 /// GB/s (CPU) or % of the device-to-device copy (GPU) for each dtype and direction at the largest
 /// size measured; softmax and log-softmax by row length; the fused ops against their unfused pair.
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
+  /// compare_torch.py's results to print PyTorch's ratio from (empty: none found; `why` says).
+  void set_compare(std::string path, std::string why) { compare_ = std::move(path), compare_why_ = std::move(why); }
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
@@ -567,10 +579,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     std::printf("\nSummary (%s; %s, at the largest size run):\n", gpu_ ? "GPU" : "CPU reference path", unit);
     if (!table.empty()) {
       std::printf("\n| op |");
-      for (const auto& c : columns) std::printf(" %s |", c.c_str());
-      std::printf("\n|---|");
-      for (std::size_t i = 0; i < columns.size(); ++i) std::printf("---|");
-      std::printf("\n");
+      print_header_columns(columns);
     }
     for (const auto& [op, cells] : table) {
       std::printf("| %s |", op.c_str());
@@ -583,10 +592,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     }
     if (!sm.empty()) {
       std::printf("\nSoftmax by row length (%s):\n\n| cols |", gpu_ ? "% of copy" : "GB/s");
-      for (const auto& c : sm_columns) std::printf(" %s |", c.c_str());
-      std::printf("\n|---|");
-      for (std::size_t i = 0; i < sm_columns.size(); ++i) std::printf("---|");
-      std::printf("\n");
+      print_header_columns(sm_columns);
       std::vector<std::pair<long long, std::string>> rows;
       for (const auto& kv : sm) rows.emplace_back(std::atoll(kv.first.c_str()), kv.first);
       std::sort(rows.begin(), rows.end());
@@ -602,10 +608,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     }
     if (!tg.empty()) {
       std::printf("\nTargeted cases (%s):\n\n| case |", gpu_ ? "% of copy" : "GB/s");
-      for (const auto& c : tg_columns) std::printf(" %s |", c.c_str());
-      std::printf("\n|---|");
-      for (std::size_t i = 0; i < tg_columns.size(); ++i) std::printf("---|");
-      std::printf("\n");
+      print_header_columns(tg_columns);
       for (const auto& key : tg_order) {
         std::printf("| %s |", key.c_str());
         for (const auto& c : tg_columns) {
@@ -616,11 +619,76 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         std::printf("\n");
       }
     }
+    print_torch_ratio();
   }
 
  private:
+  /// PyTorch's ratio where bench/compare_torch.py has run (issue #18): torch time / actk time for
+  /// each of its cases, both measured in that one run (not against this run's GB/s), at the
+  /// largest size per case; then the minimum.
+  void print_torch_ratio() const {
+    if (compare_.empty()) {
+      std::printf("\nPyTorch ratio: %s\n", compare_why_.c_str());
+      return;
+    }
+    actk_bench::Json j;
+    std::string err;
+    if (!actk_bench::read_json(compare_, j, err)) {
+      std::printf("\nPyTorch ratio: %s\n", err.c_str());
+      return;
+    }
+    const actk_bench::Json* meta = j.get("meta");
+    const actk_bench::Json* results = j.get("results");
+    if (!meta || !results || results->kind != actk_bench::Json::Kind::array) {
+      std::printf("\nPyTorch ratio: %s is not compare_torch.py's output\n", compare_.c_str());
+      return;
+    }
+    std::map<std::string, std::map<std::string, std::pair<double, double>>> table;  // case -> column -> (n, ratio)
+    std::vector<std::string> columns, order;
+    double worst = HUGE_VAL;
+    std::string worst_case;
+    for (const actk_bench::Json& r : results->arr) {
+      const double a = r.number("actk_GBps"), t = r.number("torch_GBps"), n = r.number("n"), rows = r.number("rows");
+      if (!(a > 0) || !(t > 0)) continue;  // PyTorch has no such kernel (or it failed): no ratio
+      const std::string op = r.text("op"), dir = r.text("direction") == "forward" ? "fwd" : "bwd";
+      const bool sm = op == "softmax" || op == "log_softmax";
+      const std::string key = sm ? op + " " + std::to_string(static_cast<long long>(r.number("cols")))
+                              : rows > 1 ? op + " " + std::to_string(static_cast<long long>(rows)) + "x" +
+                                               std::to_string(static_cast<long long>(r.number("cols")))
+                                         : op;
+      const std::string col = r.text("dtype") + " " + dir;
+      if (std::find(columns.begin(), columns.end(), col) == columns.end()) columns.push_back(col);
+      if (table.find(key) == table.end()) order.push_back(key);
+      auto& cell = table[key][col];
+      if (n >= cell.first) cell = {n, a / t};  // same bytes: the GB/s ratio is torch time / actk time
+    }
+    if (table.empty()) {
+      std::printf("\nPyTorch ratio: %s has no case both ran\n", compare_.c_str());
+      return;
+    }
+    std::printf("\nPyTorch ratio (torch time / actk time, both measured by bench/compare_torch.py in one run: %s; %s, "
+                "PyTorch %s, actk commit %s; largest size per case):\n\n| case |",
+                compare_.c_str(), meta->text("date").c_str(), meta->text("torch").c_str(), meta->text("commit").c_str());
+    print_header_columns(columns);
+    for (const auto& key : order) {
+      std::printf("| %s |", key.c_str());
+      for (const auto& c : columns) {
+        const auto it = table.at(key).find(c);
+        if (it == table.at(key).end()) {
+          std::printf(" |");
+          continue;
+        }
+        std::printf(" %.2f |", it->second.second);
+        if (it->second.second < worst) worst = it->second.second, worst_case = key + " " + c;
+      }
+      std::printf("\n");
+    }
+    std::printf("\nminimum %.2fx (%s)\n", worst, worst_case.c_str());
+  }
+
   std::vector<std::pair<std::string, double>> results_;
   bool gpu_ = false;
+  std::string compare_, compare_why_;
 };
 
 std::vector<DType> parse_dtypes(const char* s) {
@@ -692,8 +760,10 @@ int main(int argc, char** argv) {
   std::vector<DType> only_dtypes;
   std::vector<std::int64_t> sizes;
   std::vector<char*> rest;
+  const char* compare = nullptr;  // --compare=PATH | --compare=none
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--cpu") == 0) force_cpu = true;
+    else if (std::strncmp(argv[i], "--compare=", 10) == 0) compare = argv[i] + 10;
     else if (std::strncmp(argv[i], "--sizes=", 8) == 0) sizes = parse_sizes(argv[i] + 8);
     else if (std::strncmp(argv[i], "--dtypes=", 9) == 0) {
       only_dtypes = parse_dtypes(argv[i] + 9);
@@ -761,6 +831,19 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;
   SummaryReporter report;
+  {
+    // PyTorch's ratio: --compare=PATH, or the newest committed compare_torch.py run of this backend
+    const std::string results = std::string(ACTK_BENCH_SOURCE_DIR) + "/bench/results";
+    const char* device = gpu ? "cuda" : "cpu";
+    if (compare && std::strcmp(compare, "none") == 0) report.set_compare("", "not asked for (--compare=none)");
+    else if (compare) report.set_compare(compare, "");
+    else {
+      const std::string found = actk_bench::newest_compare_json(results, device);
+      report.set_compare(found, found.empty() ? std::string("no bench/compare_torch.py results for device '") + device +
+                                                    "' under " + results + " (run bench/compare_torch.py to add them)"
+                                              : "");
+    }
+  }
   benchmark::RunSpecifiedBenchmarks(&report);
   benchmark::Shutdown();
   return 0;

@@ -79,6 +79,11 @@ TORCH = {
     "sparse_plus": sparse_plus, "sine": torch.sin,
 }
 
+# Ops whose backward PyTorch's autograd computes from the saved output (derivatives.yaml: sigmoid,
+# tanh, exp, relu take `result`): actk is timed on its backward from the output there too (the
+# same three tensors moved, the formula a training loop that saves y would call), and its backward
+# from the input is recorded beside it (actk_from_input_GBps).
+TORCH_BACKWARD_FROM_OUTPUT = {"sigmoid", "tanh", "exponential", "relu"}
 
 # fused ops: name -> (kind, actk op, PyTorch's composition: eager runs it as separate kernels)
 FUSED = {
@@ -158,6 +163,8 @@ def main():
     ap.add_argument("--sizes", help="comma-separated element counts (default: the device's list)")
     ap.add_argument("--dtypes", help="comma-separated subset of float32,bfloat16,float16")
     ap.add_argument("--softmax-cols", help="comma-separated row lengths for softmax (default: the device's list)")
+    ap.add_argument("--threads", type=int, help="CPU threads for PyTorch and actk alike (default: every CPU this "
+                    "process may run on; PyTorch's own default can be fewer, 1 on CI's 2-core box)")
     ap.add_argument("--softmax-total", type=int, help="elements per softmax case (default: 2^26 on a GPU, 2^20 on the CPU)")
     args = ap.parse_args()
     if args.plot_from:
@@ -168,7 +175,12 @@ def main():
         return 0
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     lib, path = load_lib(args.lib)
+    from actk import _lib as alib  # op_info: which ops have a backward from the output
     os.makedirs(args.out, exist_ok=True)
+    # One thread count for both: actk's OpenMP and PyTorch's share libgomp, and set_num_threads
+    # sets it for this (the calling) thread, which both libraries' parallel regions start from.
+    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    torch.set_num_threads(threads)
     if device == "cuda":
         sizes, dtypes, reps = [1 << 12, 1 << 16, 1 << 20, 1 << 24, 1 << 26], ["float32", "bfloat16", "float16"], 50
         sm_total, sm_cols = 1 << 26, [32, 128, 512, 1024, 2048, 4096, 16384, 65536, 262144]
@@ -203,7 +215,7 @@ def main():
     gen = torch.Generator(device="cpu").manual_seed(0)
     print(f"actk {lib.actk_version().decode()} ({path}) vs PyTorch {torch.__version__} on {device}"
           f"{' (' + torch.cuda.get_device_name() + ')' if device == 'cuda' else ''}; torch.compile "
-          f"{'on' if has_compile else 'not available (torch < 2.0) or off'}", flush=True)
+          f"{'on' if has_compile else 'not available (torch < 2.0) or off'}; {threads} CPU thread(s)", flush=True)
     def sh(cmd):
         try:
             import subprocess
@@ -214,7 +226,7 @@ def main():
             "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
             "driver": sh(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]) if device == "cuda" else None,
             "commit": os.environ.get("ACTK_COMMIT") or sh(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"]),
-            "date": time.strftime("%Y-%m-%d"), "compile": has_compile}
+            "date": time.strftime("%Y-%m-%d"), "compile": has_compile, "threads": threads}
     records, failures = [], []
     total_cases = len(ops) * len(dtypes) * 2
     done = 0
@@ -276,11 +288,17 @@ def main():
                         yr = try_ref(lambda: fn(xr))
                         if yr is None:  # PyTorch has no such kernel for this dtype: reported, not compared
                             yr = fn(xr.float()).to(tdt)
+                        from_input_call = None
                         if is_sm:
                             y = yr.detach()
                             actk_call = lambda: check(lib, lib.actk_softmax_backward(code, y.data_ptr(), dy.data_ptr(), out.data_ptr(), rows, cols, 1, flags, 0, stream))
                         else:
                             actk_call = lambda: check(lib, lib.actk_backward(op_id.value, None, code, 0, x.data_ptr(), dy.data_ptr(), out.data_ptr(), n, 0, stream))
+                            if op in TORCH_BACKWARD_FROM_OUTPUT and alib.op_info(op).has_backward_from_output:
+                                from_input_call = actk_call
+                                ya = torch.empty_like(x)  # actk's own forward output, as a training loop saves it
+                                check(lib, lib.actk_forward(op_id.value, None, code, x.data_ptr(), ya.data_ptr(), n, 0, stream))
+                                actk_call = lambda: check(lib, lib.actk_backward(op_id.value, None, code, 1, ya.data_ptr(), dy.data_ptr(), out.data_ptr(), n, 0, stream))
                         torch_call = lambda: torch.autograd.grad(yr, xr, dy, retain_graph=True)
                         comp_call = None
                         if compiled:
@@ -306,7 +324,11 @@ def main():
                     torch_err = agree(ref, exact, dname)[1] if ref is not None else None
                     rec = {"op": op, "dtype": dname, "direction": direction, "rows": rows, "cols": cols, "n": n,
                            "bytes": nbytes, "agree": ok, "max_rel_err": err, "torch_max_rel_err": torch_err}
+                    if direction == "backward" and not is_sm:
+                        rec["actk_from"] = "input" if from_input_call is None else "output"
                     time_calls(rec, (("actk", actk_call), ("torch", torch_call), ("compile", comp_call)), nbytes, timer)
+                    if direction == "backward" and from_input_call is not None:
+                        time_calls(rec, (("actk_from_input", from_input_call),), nbytes, timer)
                     records.append(rec)
                     if ok is False:
                         failures.append(f"{op}/{dname}/{direction}/n={n}: actk max rel err {err:.3g} vs float64")
@@ -566,16 +588,20 @@ def save(outdir, meta, records):
 
 
 def write_markdown(path, meta, records):
-    lines = [f"# actk vs PyTorch {meta['torch']} on {meta['gpu'] or 'the CPU'} ({meta['date']}, actk commit "
+    where = meta["gpu"] or ("the CPU" + (f", {meta['threads']} threads" if meta.get("threads") else ""))
+    lines = [f"# actk vs PyTorch {meta['torch']} on {where} ({meta['date']}, actk commit "
              f"{meta['commit']}{', driver ' + meta['driver'] if meta['driver'] else ''})", "",
              "GB/s for the bytes each call must move (median of repeated runs); speedup = actk / eager; "
-             "err = max |out - exact| / (1 + |exact|), exact = float64 on the same inputs.", "",
+             "err = max |out - exact| / (1 + |exact|), exact = float64 on the same inputs. \"backward (from y)\": "
+             "PyTorch's autograd computes it from the saved output, so actk's backward from the output is timed (its "
+             "backward from the input: actk_from_input_GBps in compare.json).", "",
              "| op | dtype | direction | n (rows x cols) | actk GB/s | eager GB/s | compile GB/s | actk/eager | actk err | eager err |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         sp = r["actk_GBps"] / r["torch_GBps"] if r["actk_GBps"] and r["torch_GBps"] else None
         shape = r["shape"] if "shape" in r else f"{r['rows']}x{r['cols']}" if r["op"].endswith("softmax") or r.get("fused") or r["op"] == "cross_entropy" else str(r["n"])
-        lines.append(f"| {r['op']} | {r['dtype']} | {r['direction']} | {shape} | {fmt(r['actk_GBps'])} | "
+        direction = r["direction"] + (" (from y)" if r.get("actk_from") == "output" else "")
+        lines.append(f"| {r['op']} | {r['dtype']} | {direction} | {shape} | {fmt(r['actk_GBps'])} | "
                      f"{fmt(r['torch_GBps'])} | {fmt(r['compile_GBps'])} | {'-' if sp is None else f'{sp:.2f}x'} | "
                      f"{r['max_rel_err']:.1e}{'' if r['agree'] else ' (NO)'} | "
                      f"{'-' if r['torch_max_rel_err'] is None else format(r['torch_max_rel_err'], '.1e')} |")

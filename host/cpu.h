@@ -48,11 +48,11 @@ template <class S> inline double blend(double r, const BlendOf<double>& bl, cons
 struct ConvertBase {
   template <class S> static double ld(S v) { return load(v); }
   template <class S> static S st(double v) { return store<S>(v); }
-  /// float forms, for kExactInFloat ops: stf is only given values exact in S (or NaN).
+  /// float forms, for kExactInFloat ops: stf rounds a float to S (to nearest even; NaN as store()).
   template <class S> static float ldf(S v) { return static_cast<float>(v); }
   template <class S> static S stf(float v) {
     if constexpr (std::is_same_v<S, float>) return v;
-    else return S(v);  // float16 / bfloat16 from float: exact here, NaN as store() makes it
+    else return S(v);  // float16 / bfloat16 from float, one rounding; NaN as store() makes it
   }
 };
 
@@ -81,24 +81,38 @@ template <class S, class Cv, class Value>
 /// The lambda attributes a blend_row value needs: inlined into the loop it feeds.
 #define ACTK_ROW_VALUE __attribute__((always_inline))
 
-/// Ops whose every result is exactly one of: an input, a product of an input with 0 or 1, or a
-/// small integer (identity, binary_step, relu, relu6, forward and backward). For them the float
-/// arithmetic gives the very values the double arithmetic does (every float input is exact in
-/// both, and so is every result), so with a plain blend (alpha = 1, beta = 0) the loops compute in
-/// float: same bits, but no float -> double -> float round trip, which kept GCC from vectorizing
-/// the 16-bit forms (relu's bfloat16 forward ran scalar: issue #18). The 16-bit results are exact
-/// in the storage type, so storing them rounds nothing (NaN: the same canonical quiet NaN).
-template <class Fn> constexpr bool kExactInFloat = std::is_same_v<Fn, ops::Identity> || std::is_same_v<Fn, ops::BinaryStep> ||
-                                                   std::is_same_v<Fn, ops::Relu> || std::is_same_v<Fn, ops::Relu6>;
+/// Ops whose every result (in direction D) is exactly one of: an input, an input times 0 or 1, a
+/// small integer, or a parameter: identity, binary_step, relu, relu6, hardtanh, hardshrink and
+/// threshold, and softshrink's backward. When their parameters are floats (kFloatParams of them,
+/// checked per call by params_in_float), the float arithmetic gives the very values the double
+/// arithmetic does (every float input is exact in both, every compare is the same compare, and
+/// so is every result), so with a plain blend (alpha = 1, beta = 0) the loops compute in float:
+/// same bits, but no float -> double -> float round trip, which kept GCC from vectorizing the
+/// 16-bit forms (relu's bfloat16 forward ran scalar: issue #18) and costs the others the double
+/// conversions and the 16-bit rounding (stf rounds the float to S correctly: a parameter such as
+/// hardtanh's 0.1 need not be exact in S; NaN: the same canonical quiet NaN).
+template <class Fn> constexpr int kFloatParams = std::is_same_v<Fn, ops::Hardtanh> || std::is_same_v<Fn, ops::Threshold> ? 2
+                                                 : std::is_same_v<Fn, ops::Hardshrink> || std::is_same_v<Fn, ops::Softshrink> ? 1
+                                                                                                                             : 0;
+template <class Fn, Dir D>
+constexpr bool kExactInFloat = std::is_same_v<Fn, ops::Identity> || std::is_same_v<Fn, ops::BinaryStep> ||
+                               std::is_same_v<Fn, ops::Relu> || std::is_same_v<Fn, ops::Relu6> ||
+                               std::is_same_v<Fn, ops::Hardtanh> || std::is_same_v<Fn, ops::Hardshrink> ||
+                               std::is_same_v<Fn, ops::Threshold> || (std::is_same_v<Fn, ops::Softshrink> && D != Dir::forward);
 
-/// One element in float (kExactInFloat ops only).
+/// Whether the parameters an op in kExactInFloat reads are floats (a NaN parameter is not).
+template <class Fn> inline bool params_in_float(const P<double>& p) {
+  const auto is_float = [](double v) { return static_cast<double>(static_cast<float>(v)) == v; };
+  return (kFloatParams<Fn> < 1 || is_float(p.a)) && (kFloatParams<Fn> < 2 || is_float(p.b));
+}
+
+/// One element in float (kExactInFloat ops only; pf: the parameters as floats).
 template <class Fn, Dir D, class S, class Cv>
-[[gnu::always_inline]] inline float elem_f(const S* in, const S* dy, std::int64_t i) {
-  const P<float> p{};
+[[gnu::always_inline]] inline float elem_f(const S* in, const S* dy, std::int64_t i, const P<float>& pf) {
   const float x = Cv::ldf(in[i]);
-  if constexpr (D == Dir::forward) return Fn::forward(x, p);
-  else if constexpr (D == Dir::from_input) return Fn::backward_from_input(x, Cv::ldf(dy[i]), p);
-  else return Fn::backward_from_output(x, Cv::ldf(dy[i]), p);
+  if constexpr (D == Dir::forward) return Fn::forward(x, pf);
+  else if constexpr (D == Dir::from_input) return Fn::backward_from_input(x, Cv::ldf(dy[i]), pf);
+  else return Fn::backward_from_output(x, Cv::ldf(dy[i]), pf);
 }
 
 /// Elements [lo, hi): the op in double, blended (as blend()), rounded once. Always inlined, so
@@ -110,11 +124,12 @@ template <class Fn, Dir D, class S, class Cv = ConvertBase>
                                               const P<double>& p, const BlendOf<double>& bl) {
   const S* x = in + lo;
   const S* g = D == Dir::forward ? dy : dy + lo;  // dy is null for the forward
-  if constexpr (kExactInFloat<Fn> && !std::is_same_v<S, double>) {
-    if (bl.alpha == 1.0 && bl.beta == 0.0) {
+  if constexpr (kExactInFloat<Fn, D> && !std::is_same_v<S, double>) {
+    if (bl.alpha == 1.0 && bl.beta == 0.0 && params_in_float<Fn>(p)) {
+      const P<float> pf{static_cast<float>(p.a), 0.0f, static_cast<float>(p.b), 0.0f};
       S* o = out + lo;
 #pragma omp simd
-      for (std::int64_t j = 0; j < hi - lo; ++j) o[j] = Cv::template stf<S>(elem_f<Fn, D, S, Cv>(x, g, j));
+      for (std::int64_t j = 0; j < hi - lo; ++j) o[j] = Cv::template stf<S>(elem_f<Fn, D, S, Cv>(x, g, j, pf));
       return;
     }
   }

@@ -126,11 +126,19 @@ template <class S> void conversions_match() {
     const S back = Cv::stf<S>(f);
     ASSERT_EQ(back.bits, S(f).bits) << "stf of bits " << b;
   }
-  for (double x : boundary_doubles<S>()) ASSERT_EQ(Cv::st<S>(x).bits, S(x).bits) << "st(" << x << ")";
+  for (double x : boundary_doubles<S>()) {
+    ASSERT_EQ(Cv::st<S>(x).bits, S(x).bits) << "st(" << x << ")";
+    const auto f = static_cast<float>(x);  // stf rounds any float (hardtanh's 0.1f, ...), not only exact ones
+    ASSERT_EQ(Cv::stf<S>(f).bits, S(f).bits) << "stf(" << f << ")";
+  }
   Rng r(5);
   for (int i = 0; i < 1 << 20; ++i) {  // random doubles over the whole 16-bit range and beyond
     const double x = std::ldexp(r.uniform(-2, 2), static_cast<int>(r.next() % 200) - 150);
     ASSERT_EQ(Cv::st<S>(x).bits, S(x).bits) << "st(" << x << ")";
+    const auto u = static_cast<std::uint32_t>(r.next());  // any float bits, NaNs and subnormals included
+    float f;
+    std::memcpy(&f, &u, 4);
+    ASSERT_EQ(Cv::stf<S>(f).bits, S(f).bits) << "stf(" << f << "), bits " << u;
   }
 }
 

@@ -205,10 +205,13 @@ TEST(Semantics, BFloat16RoundsOnceOnEveryLoop) {
   }
 }
 
-// identity, binary_step, relu and relu6 give results exact in every dtype, so the CPU loops
-// compute them in float when the blend is plain (host/cpu.h's kExactInFloat: the 16-bit forms
-// vectorize then). Their results must be the double path's, bit for bit: every 16-bit input (and
-// a float32 sample) against the float64 call on the widened inputs, rounded once; every direction.
+// identity, binary_step, relu, relu6, hardtanh, hardshrink, threshold (and softshrink's backward)
+// give results exact in float when their parameters are floats, so the CPU loops compute them in
+// float when the blend is plain (host/cpu.h's kExactInFloat: the 16-bit forms vectorize then).
+// Their results must be the double path's, bit for bit: every 16-bit input (and a float32 sample)
+// against the float64 call on the widened inputs, rounded once; every direction; default
+// parameters, other float ones (hardtanh's 0.1 is not exact in bfloat16: its float rounds once),
+// and ones that are not floats (those take the double path).
 template <class S> void exact_ops_match_double(std::size_t count, bool every_pattern) {
   const DType dt = actk::dtype_of<S>::value;
   std::vector<S> x(count), dy(count);
@@ -226,23 +229,32 @@ template <class S> void exact_ops_match_double(std::size_t count, bool every_pat
   std::vector<double> x64(count), dy64(count), r64(count);
   for (std::size_t i = 0; i < count; ++i) x64[i] = static_cast<double>(x[i]), dy64[i] = static_cast<double>(dy[i]);
   const auto n = static_cast<std::int64_t>(count);
-  for (Op op : {Op::identity, Op::binary_step, Op::relu, Op::relu6})
+  const double not_float = 0.1;  // 0.1 is no float: those calls take the double path
+  const std::vector<std::pair<Op, actk::Params>> cases = {
+      {Op::identity, {}}, {Op::binary_step, {}}, {Op::relu, {}}, {Op::relu6, {}},
+      {Op::hardtanh, {}}, {Op::hardtanh, {-0.5, 2.25}}, {Op::hardtanh, {0.1f, 0.3f}}, {Op::hardtanh, {-not_float, 1.0}},
+      {Op::hardshrink, {}}, {Op::hardshrink, {1.75}}, {Op::hardshrink, {not_float}},
+      {Op::threshold, {}}, {Op::threshold, {1.5, -2.25}}, {Op::threshold, {0.5, 0.1f}}, {Op::threshold, {0.5, not_float}},
+      {Op::softshrink, {}}, {Op::softshrink, {0.25}}, {Op::softshrink, {not_float}}};
+  for (const auto& [op, params] : cases)
     for (int dir = 0; dir < 3; ++dir) {
+      if (dir == 2 && !actk::op_info(op).has_backward_from_output) continue;
       std::vector<S> got(count);
       if (dir == 0) {
-        actk::forward(op, dt, x.data(), got.data(), n);
-        actk::forward(op, DType::float64, x64.data(), r64.data(), n);
+        actk::forward(op, dt, x.data(), got.data(), n, params);
+        actk::forward(op, DType::float64, x64.data(), r64.data(), n, params);
       } else {
         const From from = dir == 1 ? From::input : From::output;
-        actk::backward(op, dt, from, x.data(), dy.data(), got.data(), n);
-        actk::backward(op, DType::float64, from, x64.data(), dy64.data(), r64.data(), n);
+        actk::backward(op, dt, from, x.data(), dy.data(), got.data(), n, params);
+        actk::backward(op, DType::float64, from, x64.data(), dy64.data(), r64.data(), n, params);
       }
       int bad = 0;
       for (std::size_t i = 0; i < count && bad < 5; ++i) {
         const S want = to<S>(r64[i]);
         if (std::isnan(r64[i]) && std::isnan(static_cast<double>(got[i]))) continue;  // NaN payloads aside
         if (std::memcmp(&got[i], &want, sizeof(S)) != 0)
-          ADD_FAILURE() << actk::op_info(op).name << " " << actk::dtype_name(dt) << " direction " << dir << " x " << static_cast<double>(x[i])
+          ADD_FAILURE() << actk::op_info(op).name << " (" << params.a << ", " << params.b << ") " << actk::dtype_name(dt)
+                        << " direction " << dir << " x " << static_cast<double>(x[i])
                         << ": " << static_cast<double>(got[i]) << " vs " << r64[i],
               ++bad;
       }

@@ -8,6 +8,7 @@
 #include "host/cpu.h"
 #include "host/cpu_fused.h"
 #include "host/cpu_isa_avx2.h"
+#include "host/cpu_prelu.h"
 
 namespace actk {
 namespace detail {
@@ -22,6 +23,9 @@ void cpu_elementwise_avx2(const ElementwiseCall& c, bfloat16) { cpu_elementwise_
   void cpu_fused_avx2(const F##Call& c, bfloat16) { cpu_fused_typed<bfloat16, IsaAvx2>(c); }
 ACTK_FUSED_FAMILIES(ACTK_FUSED_AVX2)
 #undef ACTK_FUSED_AVX2
+
+void cpu_prelu_avx2(const PreluCall& c, float) { cpu_prelu_typed<float, IsaAvx2>(c); }
+void cpu_prelu_avx2(const PreluCall& c, bfloat16) { cpu_prelu_typed<bfloat16, IsaAvx2>(c); }
 
 }  // namespace detail
 }  // namespace actk

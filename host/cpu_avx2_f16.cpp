@@ -6,6 +6,7 @@
 #include "host/cpu.h"
 #include "host/cpu_fused.h"
 #include "host/cpu_isa_avx2.h"
+#include "host/cpu_prelu.h"
 
 namespace actk {
 namespace detail {
@@ -18,6 +19,8 @@ void cpu_elementwise_avx2(const ElementwiseCall& c, float16) { cpu_elementwise_t
   void cpu_fused_avx2(const F##Call& c, float16) { cpu_fused_typed<float16, IsaAvx2>(c); }
 ACTK_FUSED_FAMILIES(ACTK_FUSED_AVX2_F16)
 #undef ACTK_FUSED_AVX2_F16
+
+void cpu_prelu_avx2(const PreluCall& c, float16) { cpu_prelu_typed<float16, IsaAvx2>(c); }
 
 }  // namespace detail
 }  // namespace actk

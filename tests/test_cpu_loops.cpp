@@ -26,6 +26,7 @@
 #include "host/cpu.h"
 #include "host/cpu_fused.h"
 #include "host/cpu_isa_avx2.h"
+#include "host/cpu_prelu.h"
 #include "host/cpu_softmax.h"
 
 namespace {
@@ -240,6 +241,55 @@ template <class S> void fused_all_ops(const std::vector<S>& x) {
     compare(op, f3, p3, std::string(info.name) + " gated_backward");
     ASSERT_FALSE(::testing::Test::HasFailure());
   }
+}
+
+/// PReLU (host/cpu_prelu.h): the AVX2 loop against the portable one, bit for bit (no libmvec math
+/// here: every result must match), forward and backward with dalpha, for one shared alpha, a
+/// channel-major layout and channels last, in place too.
+template <class S> void prelu_fast_vs_portable(const std::vector<S>& pool) {
+  struct Shape { std::int64_t channels, inner; };
+  for (const Shape sh : {Shape{1, 1}, Shape{3, 1000}, Shape{7, 1}, Shape{64, 1}, Shape{5, 33}}) {
+    const std::int64_t per = sh.channels * sh.inner;
+    const std::int64_t n = (static_cast<std::int64_t>(pool.size()) / per) * per;
+    std::vector<S> x(pool.begin(), pool.begin() + n), dy = dys<S>(static_cast<std::size_t>(n)), alpha(static_cast<std::size_t>(sh.channels));
+    for (std::int64_t k = 0; k < sh.channels; ++k) alpha[static_cast<std::size_t>(k)] = to<S>(0.25 - 0.1875 * static_cast<double>(k % 5));
+    for (bool bwd : {false, true}) {
+      std::vector<S> fast(static_cast<std::size_t>(n)), portable = fast, fa(alpha.size()), pa(alpha.size());
+      d::PreluCall c{actk::dtype_of<S>::value, x.data(), alpha.data(), bwd ? dy.data() : nullptr, fast.data(),
+                     bwd ? fa.data() : nullptr, n, sh.channels, sh.inner, nullptr, nullptr, 0};
+      d::cpu_prelu_avx2(c, S{});
+      c.out = portable.data(), c.dalpha = bwd ? pa.data() : nullptr;
+      d::cpu_prelu_portable(c);
+      const std::string what = std::string("prelu ") + (bwd ? "backward" : "forward") + " channels " +
+                               std::to_string(sh.channels) + " inner " + std::to_string(sh.inner);
+      ASSERT_EQ(std::memcmp(fast.data(), portable.data(), fast.size() * sizeof(S)), 0) << what;
+      for (std::size_t k = 0; k < fa.size(); ++k)  // bit for bit, NaN payloads aside (a NaN sum's sign is the adds' order)
+        ASSERT_TRUE(std::memcmp(&fa[k], &pa[k], sizeof(S)) == 0 ||
+                    (std::isnan(static_cast<double>(fa[k])) && std::isnan(static_cast<double>(pa[k]))))
+            << what << " dalpha[" << k << "]: " << static_cast<double>(fa[k]) << " vs " << static_cast<double>(pa[k]);
+      for (std::int64_t i = 0; i < n; ++i) {  // and against the formula, channel by channel
+        const double xv = static_cast<double>(x[static_cast<std::size_t>(i)]);
+        const double al = static_cast<double>(alpha[static_cast<std::size_t>((i / sh.inner) % sh.channels)]);
+        const double g = static_cast<double>(dy[static_cast<std::size_t>(i)]);
+        if (std::isnan(xv)) continue;
+        const S want = to<S>(bwd ? (xv > 0 ? g : al * g) : (xv > 0 ? xv : al * xv));
+        ASSERT_EQ(std::memcmp(&fast[static_cast<std::size_t>(i)], &want, sizeof(S)), 0)
+            << what << " element " << i << ": " << static_cast<double>(fast[static_cast<std::size_t>(i)]) << " want "
+            << static_cast<double>(want);
+      }
+      std::vector<S> inplace = bwd ? dy : x;  // in place: dx over dy (backward), y over x (forward)
+      c.x = bwd ? x.data() : inplace.data(), c.dy = bwd ? inplace.data() : nullptr, c.out = inplace.data(), c.dalpha = nullptr;
+      d::cpu_prelu_avx2(c, S{});
+      ASSERT_EQ(std::memcmp(inplace.data(), portable.data(), inplace.size() * sizeof(S)), 0) << what << " in place";
+    }
+  }
+}
+
+TEST(CpuLoops, AvxMatchesPortablePrelu) {
+  ACTK_NEED_AVX2();
+  prelu_fast_vs_portable(all_bf16());
+  prelu_fast_vs_portable(all_f16());
+  prelu_fast_vs_portable(sample_f32());
 }
 
 TEST(CpuLoops, AvxMatchesPortableFusedFamilies) {

@@ -7,21 +7,16 @@
 //
 //   g++ -O2 -fno-math-errno -fopenmp-simd -std=c++17 bench/libmvec_cost.cpp -o /tmp/libmvec_cost -lm
 //   /tmp/libmvec_cost
+#include "../host/simd_math.h"  // libmvec's declarations, as the AVX2 loops see them: first
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
-extern "C" {
-double exp(double) noexcept __attribute__((simd("notinbranch")));
-double log1p(double) noexcept __attribute__((simd("notinbranch")));
-double expm1(double) noexcept __attribute__((simd("notinbranch")));
-double tanh(double) noexcept __attribute__((simd("notinbranch")));
-double erf(double) noexcept __attribute__((simd("notinbranch")));
-double erfc(double) noexcept __attribute__((simd("notinbranch")));
-double sin(double) noexcept __attribute__((simd("notinbranch")));
-double log(double) noexcept __attribute__((simd("notinbranch")));
-}
+#if !defined(ACTK_HAVE_LIBMVEC)
+#error "needs GCC on x86-64 with glibc >= 2.35 (host/simd_math.h declares libmvec only there)"
+#endif
 
 namespace {
 

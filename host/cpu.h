@@ -195,5 +195,20 @@ bool cpu_use_avx2();
 template <class S>
 constexpr bool kHasAvx2Loops = std::is_same_v<S, float> || std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>;
 
+/// Every CPU entry point's dispatch: for dtype's storage type S, fast(S{}) where S has AVX2 loops
+/// and they are in use (cpu_use_avx2()), else portable(S{}). Both are generic lambdas; fast is
+/// instantiated only in builds with the AVX2 loops (ACTK_CPU_AVX2), so it may name them freely.
+template <class Fast, class Portable>
+void with_storage_isa(DType dtype, const char* who, [[maybe_unused]] Fast&& fast, Portable&& portable) {
+  with_storage(dtype, who, [&](auto s) {
+#if defined(ACTK_CPU_AVX2)
+    if constexpr (kHasAvx2Loops<decltype(s)>) {
+      if (cpu_use_avx2()) return fast(s);
+    }
+#endif
+    portable(s);
+  });
+}
+
 }  // namespace detail
 }  // namespace actk

@@ -24,15 +24,9 @@ bool cpu_use_avx2() {
 }
 
 void cpu_elementwise(const ElementwiseCall& c) {
-  with_storage(c.dtype, "cpu_elementwise", [&](auto s) {
-    using S = decltype(s);
-#if defined(ACTK_CPU_AVX2)
-    if constexpr (kHasAvx2Loops<S>) {
-      if (cpu_use_avx2()) return cpu_elementwise_avx2(c, S{});
-    }
-#endif
-    cpu_elementwise_typed<S>(c);
-  });
+  with_storage_isa(
+      c.dtype, "cpu_elementwise", [&](auto s) { cpu_elementwise_avx2(c, s); },
+      [&](auto s) { cpu_elementwise_typed<decltype(s)>(c); });
 }
 
 }  // namespace detail

@@ -8,15 +8,8 @@ namespace detail {
 namespace {
 
 template <class Call> void cpu_fused_any(const Call& c) {
-  with_storage(c.dtype, c.call, [&](auto s) {
-    using S = decltype(s);
-#if defined(ACTK_CPU_AVX2)
-    if constexpr (kHasAvx2Loops<S>) {  // as the element-wise path
-      if (cpu_use_avx2()) return cpu_fused_avx2(c, S{});
-    }
-#endif
-    cpu_fused_typed<S, IsaPortable>(c);
-  });
+  with_storage_isa(
+      c.dtype, c.call, [&](auto s) { cpu_fused_avx2(c, s); }, [&](auto s) { cpu_fused_typed<decltype(s), IsaPortable>(c); });
 }
 
 }  // namespace

@@ -6,15 +6,8 @@ namespace actk {
 namespace detail {
 
 void cpu_prelu(const PreluCall& c) {
-  with_storage(c.dtype, "cpu_prelu", [&](auto s) {
-    using S = decltype(s);
-#if defined(ACTK_CPU_AVX2)
-    if constexpr (kHasAvx2Loops<S>) {  // as the element-wise path
-      if (cpu_use_avx2()) return cpu_prelu_avx2(c, S{});
-    }
-#endif
-    cpu_prelu_typed<S, IsaPortable>(c);
-  });
+  with_storage_isa(
+      c.dtype, "cpu_prelu", [&](auto s) { cpu_prelu_avx2(c, s); }, [&](auto s) { cpu_prelu_typed<decltype(s), IsaPortable>(c); });
 }
 
 void cpu_prelu_portable(const PreluCall& c) {

@@ -8,27 +8,15 @@ namespace actk {
 namespace detail {
 
 void cpu_softmax(const SoftmaxCall& c) {
-  with_storage(c.dtype, "cpu_softmax", [&](auto s) {
-    using S = decltype(s);
-#if defined(ACTK_CPU_AVX2)
-    if constexpr (kHasAvx2Loops<S>) {
-      if (cpu_use_avx2()) return cpu_softmax_avx2(c, S{});
-    }
-#endif
-    cpu_softmax_rows<S, IsaPortable>(c);
-  });
+  with_storage_isa(
+      c.dtype, "cpu_softmax", [&](auto s) { cpu_softmax_avx2(c, s); },
+      [&](auto s) { cpu_softmax_rows<decltype(s), IsaPortable>(c); });
 }
 
 void cpu_attention_softmax(const AttentionSoftmaxCall& c) {
-  with_storage(c.dtype, "cpu_attention_softmax", [&](auto s) {
-    using S = decltype(s);
-#if defined(ACTK_CPU_AVX2)
-    if constexpr (kHasAvx2Loops<S>) {
-      if (cpu_use_avx2()) return cpu_attention_avx2(c, S{});
-    }
-#endif
-    cpu_attention_rows<S, IsaPortable>(c);
-  });
+  with_storage_isa(
+      c.dtype, "cpu_attention_softmax", [&](auto s) { cpu_attention_avx2(c, s); },
+      [&](auto s) { cpu_attention_rows<decltype(s), IsaPortable>(c); });
 }
 
 }  // namespace detail

@@ -56,6 +56,12 @@ struct ConvertBase {
   }
 };
 
+/// p with its low parts as the constant 0 they always are in double (P<double>::make: a - double(a)
+/// is 0): called where the functor is, inside the loop, it lets the compiler drop the branches and
+/// fmas that carry the low parts (mulc's, softshrink's). Same values; 2.3x on a float32
+/// leaky_relu forward in cache, 1.4x on bfloat16 (issue #18).
+[[gnu::always_inline]] inline P<double> lo_free(const P<double>& p) { return P<double>{p.a, 0.0, p.b, 0.0}; }
+
 /// One element through the op, in double.
 template <class Fn, Dir D, class S, class Cv>
 [[gnu::always_inline]] inline double elem(const S* in, const S* dy, std::int64_t i, const P<double>& p) {
@@ -133,7 +139,7 @@ template <class Fn, Dir D, class S, class Cv = ConvertBase>
       return;
     }
   }
-  blend_row<S, Cv>(out + lo, hi - lo, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return elem<Fn, D, S, Cv>(x, g, j, p); });
+  blend_row<S, Cv>(out + lo, hi - lo, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return elem<Fn, D, S, Cv>(x, g, j, lo_free(p)); });
 }
 
 /// An instruction-set policy: the conversions the loops use (Cv) and the instruction set they are

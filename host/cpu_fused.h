@@ -34,15 +34,15 @@ template <class Fn, class S, class Cv>
   if (pre) {  // one pass: y or pre may be x itself (in place), so x[j] is read before either is written
 #pragma omp simd
     for (std::int64_t j = 0; j < cols; ++j) {
-      const double z = Cv::ld(x[j]) + (b ? Cv::ld(b[j]) : 0.0), r = Fn::forward(z, p);
+      const double z = Cv::ld(x[j]) + (b ? Cv::ld(b[j]) : 0.0), r = Fn::forward(z, lo_free(p));
       const double o = bl.reads_old() ? bl.with_old(r, Cv::ld(y[j])) : bl.scaled(r);
       pre[j] = Cv::template st<S>(z);
       y[j] = Cv::template st<S>(o);
     }
     return;
   }
-  if (b) blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return Fn::forward(Cv::ld(x[j]) + Cv::ld(b[j]), p); });
-  else blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return Fn::forward(Cv::ld(x[j]) + 0.0, p); });
+  if (b) blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return Fn::forward(Cv::ld(x[j]) + Cv::ld(b[j]), lo_free(p)); });
+  else blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE { return Fn::forward(Cv::ld(x[j]) + 0.0, lo_free(p)); });
 }
 
 template <class Fn, class S, class Isa> void cpu_rows(const BiasActForwardCall& c) {
@@ -66,11 +66,11 @@ template <class Fn, class S, class Cv>
                                                 const BlendOf<double>& bl) {
   if (b)
     blend_row<S, Cv>(dx, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE {
-      return Fn::backward_from_input(Cv::ld(x[j]) + Cv::ld(b[j]), Cv::ld(dy[j]), p);
+      return Fn::backward_from_input(Cv::ld(x[j]) + Cv::ld(b[j]), Cv::ld(dy[j]), lo_free(p));
     });
   else
     blend_row<S, Cv>(dx, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE {
-      return Fn::backward_from_input(Cv::ld(x[j]) + 0.0, Cv::ld(dy[j]), p);
+      return Fn::backward_from_input(Cv::ld(x[j]) + 0.0, Cv::ld(dy[j]), lo_free(p));
     });
 }
 
@@ -80,10 +80,10 @@ template <class Fn, class S, class Cv>
 [[gnu::always_inline]] inline void dbias_row(const S* x, const S* b, const S* dy, double* sum, std::int64_t n, const P<double>& p) {
   if (b) {
 #pragma omp simd
-    for (std::int64_t j = 0; j < n; ++j) sum[j] += Fn::backward_from_input(Cv::ld(x[j]) + Cv::ld(b[j]), Cv::ld(dy[j]), p);
+    for (std::int64_t j = 0; j < n; ++j) sum[j] += Fn::backward_from_input(Cv::ld(x[j]) + Cv::ld(b[j]), Cv::ld(dy[j]), lo_free(p));
   } else {
 #pragma omp simd
-    for (std::int64_t j = 0; j < n; ++j) sum[j] += Fn::backward_from_input(Cv::ld(x[j]) + 0.0, Cv::ld(dy[j]), p);
+    for (std::int64_t j = 0; j < n; ++j) sum[j] += Fn::backward_from_input(Cv::ld(x[j]) + 0.0, Cv::ld(dy[j]), lo_free(p));
   }
 }
 
@@ -140,7 +140,7 @@ template <class Fn, class S, class Cv>
 [[gnu::always_inline]] inline void gated_fwd_row(const S* g, const S* v, S* y, std::int64_t cols, const P<double>& p,
                                                  const BlendOf<double>& bl, const GatedClamp<double>& cl) {
   blend_row<S, Cv>(y, cols, bl, [&](std::int64_t j) ACTK_ROW_VALUE {
-    return Fn::forward(cl.gate(Cv::ld(g[j])), p) * cl.value(Cv::ld(v[j]));
+    return Fn::forward(cl.gate(Cv::ld(g[j])), lo_free(p)) * cl.value(Cv::ld(v[j]));
   });
 }
 
@@ -175,7 +175,7 @@ template <class Fn, class S, class Cv>
   for (std::int64_t j = 0; j < cols; ++j) {
     const double gj = Cv::ld(g[j]), vj = Cv::ld(v[j]), d = Cv::ld(dy[j]);
     const double gc = cl.gate(gj), vc = cl.value(vj);
-    const double a = Fn::backward_from_input(gc, d * vc, p) * cl.gate_pass(gj), e = d * Fn::forward(gc, p) * cl.value_pass(vj);
+    const double a = Fn::backward_from_input(gc, d * vc, lo_free(p)) * cl.gate_pass(gj), e = d * Fn::forward(gc, lo_free(p)) * cl.value_pass(vj);
     const double oa = bl.reads_old() ? bl.with_old(a, Cv::ld(dg[j])) : bl.scaled(a);
     const double oe = bl.reads_old() ? bl.with_old(e, Cv::ld(dv[j])) : bl.scaled(e);
     dg[j] = Cv::template st<S>(oa);

@@ -43,6 +43,30 @@ template <class Term> [[gnu::always_inline]] inline double lane_sum(std::int64_t
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+/// Two sums in one pass (term(k) returns both terms): each as lane_sum would add it, same bits.
+struct Sum2 {
+  double a, b;
+};
+template <class Term> [[gnu::always_inline]] inline Sum2 lane_sum2(std::int64_t n, Term&& term) {
+  double a[kSumLanes] = {}, b[kSumLanes] = {};
+  std::int64_t k = 0;
+  for (; k + kSumLanes <= n; k += kSumLanes) {
+#pragma omp simd
+    for (int l = 0; l < kSumLanes; ++l) {
+      const Sum2 t = term(k + l);
+      a[l] += t.a;
+      b[l] += t.b;
+    }
+  }
+  for (int l = 0; k + l < n; ++l) {
+    const Sum2 t = term(k + l);
+    a[l] += t.a;
+    b[l] += t.b;
+  }
+  return {((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])),
+          ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))};
+}
+
 /// One row from its values z[0, n) (overwritten): y[k * ys] = softmax / log-softmax, blended,
 /// rounded once. kStrided: ys is the output's element stride (a middle axis), else 1.
 template <class S, class Cv, bool kStrided>
@@ -73,11 +97,13 @@ template <class S, class Cv, bool kStrided>
   }
   // the sum of e^(z - m) = (count of z == m) + (sum over the others); log-softmax subtracts
   // log1p(count - 1 + others), so outputs near 0 (a dominant logit) keep their relative accuracy
-  const double count = lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] == m ? 1.0 : 0.0; });
-  double others;
+  // (count and others in one pass: the same terms in the same lanes as two lane_sums, same bits)
   if (log) {
-    others = lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] == m ? 0.0 : std::exp(z[k] - m); });
-    const double ls = std::log1p((count - 1) + others);
+    const Sum2 co = lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
+      const bool top = z[k] == m;
+      return Sum2{top ? 1.0 : 0.0, top ? 0.0 : std::exp(z[k] - m)};
+    });
+    const double ls = std::log1p((co.a - 1) + co.b);
     if (!kStrided && !bl.reads_old()) {
 #pragma omp simd
       for (std::int64_t k = 0; k < n; ++k) y[k] = Cv::template st<S>(bl.scaled((z[k] - m) - ls));
@@ -88,10 +114,14 @@ template <class S, class Cv, bool kStrided>
   }
   // e^(z - m) kept in z for the write pass; -1 marks the elements equal to the max (e^0 = 1, but
   // counted apart: an element just below the max whose e^(z - m) rounds to 1 is an "other")
-#pragma omp simd
-  for (std::int64_t k = 0; k < n; ++k) z[k] = z[k] == m ? -1.0 : std::exp(z[k] - m);
-  others = lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] < 0.0 ? 0.0 : z[k]; });
-  const double inv = 1.0 / (count + others);
+  // (one pass: the exponentials, their sum and the count)
+  const Sum2 co = lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
+    const bool top = z[k] == m;
+    const double e = std::exp(z[k] - m);
+    z[k] = top ? -1.0 : e;
+    return Sum2{top ? 1.0 : 0.0, top ? 0.0 : e};
+  });
+  const double inv = 1.0 / (co.a + co.b);
   if (!kStrided && !bl.reads_old()) {
 #pragma omp simd
     for (std::int64_t k = 0; k < n; ++k) y[k] = Cv::template st<S>(bl.scaled((z[k] < 0.0 ? 1.0 : z[k]) * inv));
@@ -100,42 +130,59 @@ template <class S, class Cv, bool kStrided>
   }
 }
 
+/// A contiguous backward row from its values yv(k), gv(k) (softmax_row_backward below).
+template <class S, class Cv, class Y, class G>
+[[gnu::always_inline]] inline void softmax_row_backward_terms(std::int64_t n, bool log, bool masked_zero, const BlendOf<double>& bl, S* dx,
+                                                              Y&& yv, G&& gv) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const double s = log ? lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gv(k); })
+                       : lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gv(k) * yv(k); });
+  bool masked = masked_zero;
+  for (std::int64_t k = 0; k < n && masked; ++k)
+    if (!(log ? yv(k) == -kInf : yv(k) == 0.0)) masked = false;
+  if (masked) {  // a fully masked row (flagged): nothing flows back
+    blend_row<S, Cv>(dx, n, bl, [&](std::int64_t) ACTK_ROW_VALUE { return 0.0; });
+    return;
+  }
+  if (log) blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return gv(k) - std::exp(yv(k)) * s; });
+  else blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return yv(k) * (gv(k) - s); });
+}
+
 /// One row of the backward: dx = y (dy - sum(dy y)) (log: dy - e^y sum(dy)); a fully masked row
-/// (flagged) gets 0. y and dy are first loaded into the double buffers yb and gb (which keeps the
-/// 16-bit loops vectorized). kStrided: every pointer steps by `st` (a middle axis), else 1.
+/// (flagged) gets 0. 16-bit and strided rows are first loaded into the double buffers yb and gb
+/// (which keeps the 16-bit loops vectorized). kStrided: every pointer steps by `st` (a middle
+/// axis), else 1.
 template <class S, class Cv, bool kStrided>
 [[gnu::always_inline]] inline void softmax_row_backward(const S* y, const S* dy, S* dx, std::int64_t n, std::int64_t st, bool log,
                                                         bool masked_zero, const BlendOf<double>& bl, double* yb, double* gb) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
-  if (kStrided) {
-    for (std::int64_t k = 0; k < n; ++k) yb[k] = Cv::ld(y[k * st]), gb[k] = Cv::ld(dy[k * st]);
-  } else {
+  if constexpr (!kStrided && (std::is_same_v<S, float> || std::is_same_v<S, double>)) {
+    // 32- and 64-bit rows: straight from y and dy (their widening vectorizes in the loops
+    // themselves), two passes fewer; the same values in the same order, same bits
+    (void)yb, (void)gb;
+    softmax_row_backward_terms<S, Cv>(n, log, masked_zero, bl, dx, [&](std::int64_t k) ACTK_ROW_VALUE { return Cv::ld(y[k]); },
+                                      [&](std::int64_t k) ACTK_ROW_VALUE { return Cv::ld(dy[k]); });
+    return;
+  }
+  if constexpr (!kStrided) {
 #pragma omp simd
     for (std::int64_t k = 0; k < n; ++k) yb[k] = Cv::ld(y[k]);
 #pragma omp simd
     for (std::int64_t k = 0; k < n; ++k) gb[k] = Cv::ld(dy[k]);
-  }
-  const double s = log ? lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k]; })
-                       : lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k] * yb[k]; });
-  bool masked = masked_zero;
-  for (std::int64_t k = 0; k < n && masked; ++k)
-    if (!(log ? yb[k] == -kInf : yb[k] == 0.0)) masked = false;
-  if (masked) {  // a fully masked row (flagged): nothing flows back
+    softmax_row_backward_terms<S, Cv>(n, log, masked_zero, bl, dx, [&](std::int64_t k) ACTK_ROW_VALUE { return yb[k]; },
+                                      [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k]; });
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) yb[k] = Cv::ld(y[k * st]), gb[k] = Cv::ld(dy[k * st]);
+    const double s = log ? lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k]; })
+                         : lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k] * yb[k]; });
+    bool masked = masked_zero;
+    for (std::int64_t k = 0; k < n && masked; ++k)
+      if (!(log ? yb[k] == -kInf : yb[k] == 0.0)) masked = false;
     for (std::int64_t k = 0; k < n; ++k) {
-      S* o = dx + (kStrided ? k * st : k);
-      *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(0.0, Cv::ld(*o)) : bl.scaled(0.0));
+      S* o = dx + k * st;
+      const double v = masked ? 0.0 : log ? gb[k] - std::exp(yb[k]) * s : yb[k] * (gb[k] - s);
+      *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
     }
-    return;
-  }
-  if (!kStrided) {
-    if (log) blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k] - std::exp(yb[k]) * s; });
-    else blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return yb[k] * (gb[k] - s); });
-    return;
-  }
-  for (std::int64_t k = 0; k < n; ++k) {
-    S* o = dx + k * st;
-    const double v = log ? gb[k] - std::exp(yb[k]) * s : yb[k] * (gb[k] - s);
-    *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
   }
 }
 

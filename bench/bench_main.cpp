@@ -789,9 +789,9 @@ int main(int argc, char** argv) {
   }
 #endif
   if (!gpu)
-    std::printf("actk %s benchmark: CPU reference path (%s); the GPU table needs a machine with an NVIDIA GPU and a "
-                "CUDA build\n",
-                actk::version(), actk::cuda_available() ? "--cpu given" : "no usable GPU here");
+    std::printf("actk %s benchmark: CPU reference path, %s loops (%s); the GPU table needs a machine with an NVIDIA "
+                "GPU and a CUDA build\n",
+                actk::version(), actk::cpu_simd(), actk::cuda_available() ? "--cpu given" : "no usable GPU here");
   if (sizes.empty()) sizes = gpu ? std::vector<std::int64_t>{1 << 12, 1 << 16, 1 << 20, 1 << 24, 1 << 26, 1 << 28}
                                  : std::vector<std::int64_t>{1 << 12, 1 << 16, 1 << 20};
   const std::vector<DType> dtypes =

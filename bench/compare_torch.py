@@ -161,7 +161,7 @@ def main():
     ap.add_argument("--no-plots", action="store_true", help="JSON and Markdown only (plot later with --plot-from)")
     ap.add_argument("--plot-from", metavar="JSON", help="only redraw the plots (and compare.md) from a saved compare.json")
     ap.add_argument("--sizes", help="comma-separated element counts (default: the device's list)")
-    ap.add_argument("--dtypes", help="comma-separated subset of float32,bfloat16,float16")
+    ap.add_argument("--dtypes", help="comma-separated subset of float32,float64,bfloat16,float16")
     ap.add_argument("--softmax-cols", help="comma-separated row lengths for softmax (default: the device's list)")
     ap.add_argument("--threads", type=int, help="CPU threads for PyTorch and actk alike (default: every CPU this "
                     "process may run on; PyTorch's own default can be fewer, 1 on CI's 2-core box)")
@@ -226,7 +226,8 @@ def main():
             "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
             "driver": sh(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]) if device == "cuda" else None,
             "commit": os.environ.get("ACTK_COMMIT") or sh(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"]),
-            "date": time.strftime("%Y-%m-%d"), "compile": has_compile, "threads": threads}
+            "date": time.strftime("%Y-%m-%d"), "compile": has_compile, "threads": threads,
+            "cpu_simd": lib.actk_cpu_simd().decode() if hasattr(lib, "actk_cpu_simd") and device == "cpu" else None}
     records, failures = [], []
     total_cases = len(ops) * len(dtypes) * 2
     done = 0
@@ -588,7 +589,8 @@ def save(outdir, meta, records):
 
 
 def write_markdown(path, meta, records):
-    where = meta["gpu"] or ("the CPU" + (f", {meta['threads']} threads" if meta.get("threads") else ""))
+    where = meta["gpu"] or ("the CPU" + (f", {meta['threads']} threads" if meta.get("threads") else "") +
+                            (f", actk's {meta['cpu_simd']} loops" if meta.get("cpu_simd") else ""))
     lines = [f"# actk vs PyTorch {meta['torch']} on {where} ({meta['date']}, actk commit "
              f"{meta['commit']}{', driver ' + meta['driver'] if meta['driver'] else ''})", "",
              "GB/s for the bytes each call must move (median of repeated runs); speedup = actk / eager; "

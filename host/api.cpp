@@ -76,6 +76,8 @@ std::size_t dtype_size(DType d) noexcept {
   return 0;
 }
 
+const char* cpu_simd() noexcept { return detail::cpu_simd_name(); }
+
 bool cuda_available() { return detail::cuda_built() && detail::cuda_device_count() > 0; }
 
 const char* version() noexcept {

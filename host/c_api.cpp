@@ -47,6 +47,7 @@ actk::Params params_of(int op, const double* p) {
 extern "C" {
 
 const char* actk_version(void) { return actk::version(); }
+const char* actk_cpu_simd(void) { return actk::cpu_simd(); }
 const char* actk_last_error(void) { return g_last_error.c_str(); }
 
 int actk_cuda_available(void) {

@@ -117,6 +117,8 @@ template <class F> void with_storage(DType dtype, const char* who, F&& f) {
 
 // The CPU reference (host/cpu_*.cpp; the fused families: host/fused.h).
 void cpu_elementwise(const ElementwiseCall& c);
+/// The CPU loops' instruction set in use: "AVX-512", "AVX2" or "portable" (host/cpu_elementwise.cpp).
+const char* cpu_simd_name();
 void cpu_prelu(const PreluCall& c);
 void cpu_softmax(const SoftmaxCall& c);
 void cpu_attention_softmax(const AttentionSoftmaxCall& c);

@@ -186,30 +186,51 @@ extern template void cpu_elementwise_typed<double>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<float16>(const ElementwiseCall&);
 extern template void cpu_elementwise_typed<bfloat16>(const ElementwiseCall&);
 
-/// The same loops through IsaAvx2 (host/cpu_avx2.cpp, host/cpu_avx2_f16.cpp; built where
-/// ACTK_CPU_AVX2 is defined, run where the CPU has AVX2 and FMA): float32, bfloat16 and float16
-/// (their conversions rewritten to vectorize: host/cpu_isa_avx2.h); float64 keeps glibc's scalar
-/// math. The storage type is the second argument's.
-void cpu_elementwise_avx2(const ElementwiseCall& c, float);
-void cpu_elementwise_avx2(const ElementwiseCall& c, bfloat16);
-void cpu_elementwise_avx2(const ElementwiseCall& c, float16);
-/// Whether the CPU path takes the AVX2 loops: built with them, the CPU has AVX2 and FMA, and the
-/// environment does not say ACTK_CPU_SIMD=0 (read once).
-bool cpu_use_avx2();
+/// The vectorized loops' instruction sets, as tags for the overloads that run them (the same loops
+/// as the portable ones, compiled for that set: host/cpu_simd_loops.h, host/cpu_isa_avx2.h):
+/// - SimdAvx2: AVX2 + FMA with libmvec's 4-wide double math (host/cpu_avx2*.cpp);
+/// - SimdAvx512: AVX-512 F/VL/BW/DQ with libmvec's 8-wide double math (host/cpu_avx512*.cpp):
+///   its compares make mask registers that any lane width reads, where AVX2 shuffles every mask
+///   between the double lanes and the 32-bit ones (1.5-2.5x on this project's loops, issue #18).
+/// Built where ACTK_CPU_AVX2 is defined, for float32, bfloat16 and float16 storage (the 16-bit
+/// conversions rewritten to vectorize); float64 keeps glibc's scalar math.
+struct SimdAvx2 {};
+struct SimdAvx512 {};
+void cpu_elementwise_simd(const ElementwiseCall& c, float, SimdAvx2);
+void cpu_elementwise_simd(const ElementwiseCall& c, bfloat16, SimdAvx2);
+void cpu_elementwise_simd(const ElementwiseCall& c, float16, SimdAvx2);
+void cpu_elementwise_simd(const ElementwiseCall& c, float, SimdAvx512);
+void cpu_elementwise_simd(const ElementwiseCall& c, bfloat16, SimdAvx512);
+void cpu_elementwise_simd(const ElementwiseCall& c, float16, SimdAvx512);
 
-/// The storage types with AVX2 loops.
+/// The loops the CPU path takes (read once): the widest set built in (ACTK_CPU_AVX2) that the CPU
+/// and OS support, capped by the environment's ACTK_CPU_SIMD: 0 (portable), avx2, or unset / any
+/// other value (the widest).
+enum class CpuSimd { portable, avx2, avx512 };
+CpuSimd cpu_simd();
+/// Whether the CPU path takes vectorized loops (AVX2 or AVX-512) at all.
+inline bool cpu_use_avx2() { return cpu_simd() != CpuSimd::portable; }
+
+/// f(tag) with the tag of the vectorized set in use (call only where cpu_use_avx2()).
+template <class F> void with_simd(F&& f) {
+  if (cpu_simd() == CpuSimd::avx512) f(SimdAvx512{});
+  else f(SimdAvx2{});
+}
+
+/// The storage types with vectorized loops.
 template <class S>
 constexpr bool kHasAvx2Loops = std::is_same_v<S, float> || std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>;
 
-/// Every CPU entry point's dispatch: for dtype's storage type S, fast(S{}) where S has AVX2 loops
-/// and they are in use (cpu_use_avx2()), else portable(S{}). Both are generic lambdas; fast is
-/// instantiated only in builds with the AVX2 loops (ACTK_CPU_AVX2), so it may name them freely.
+/// Every CPU entry point's dispatch: for dtype's storage type S, fast(S{}, tag) where S has
+/// vectorized loops and they are in use (with_simd's tag), else portable(S{}). Both are generic
+/// lambdas; fast is instantiated only in builds with those loops (ACTK_CPU_AVX2), so it may name
+/// them freely.
 template <class Fast, class Portable>
 void with_storage_isa(DType dtype, const char* who, [[maybe_unused]] Fast&& fast, Portable&& portable) {
   with_storage(dtype, who, [&](auto s) {
 #if defined(ACTK_CPU_AVX2)
     if constexpr (kHasAvx2Loops<decltype(s)>) {
-      if (cpu_use_avx2()) return fast(s);
+      if (cpu_use_avx2()) return with_simd([&](auto tag) { fast(s, tag); });
     }
 #endif
     portable(s);

@@ -1,6 +1,6 @@
 // host/cpu_fused.cpp: the CPU entry point of every fused family (host/fused.h's list), every
-// storage type: the portable row loops of host/cpu_fused.h, or, for float32 and 16-bit types on AVX2
-// CPUs, the same loops built by host/cpu_avx2.cpp and host/cpu_avx2_f16.cpp.
+// storage type: the portable row loops of host/cpu_fused.h, or, for float32 and 16-bit types on
+// AVX-512 or AVX2 CPUs, the same loops built for those (host/cpu_simd_loops.h).
 #include "host/cpu_fused.h"
 
 namespace actk {
@@ -9,7 +9,7 @@ namespace {
 
 template <class Call> void cpu_fused_any(const Call& c) {
   with_storage_isa(
-      c.dtype, c.call, [&](auto s) { cpu_fused_avx2(c, s); }, [&](auto s) { cpu_fused_typed<decltype(s), IsaPortable>(c); });
+      c.dtype, c.call, [&](auto s, auto isa) { cpu_fused_simd(c, s, isa); }, [&](auto s) { cpu_fused_typed<decltype(s), IsaPortable>(c); });
 }
 
 }  // namespace

@@ -224,14 +224,17 @@ template <class S, class Isa, class Call> void cpu_fused_typed(const Call& c) {
 ACTK_FUSED_FAMILIES(ACTK_FUSED_PORTABLE_DECLARE)
 #undef ACTK_FUSED_PORTABLE_DECLARE
 
-/// Every family through IsaAvx2 (host/cpu_avx2.cpp, host/cpu_avx2_f16.cpp), float, bfloat16 and
-/// float16 storage (the second argument's type); used where cpu_use_avx2().
-#define ACTK_FUSED_AVX2_DECLARE(F)                   \
-  void cpu_fused_avx2(const F##Call& c, float);    \
-  void cpu_fused_avx2(const F##Call& c, bfloat16); \
-  void cpu_fused_avx2(const F##Call& c, float16);
-ACTK_FUSED_FAMILIES(ACTK_FUSED_AVX2_DECLARE)
-#undef ACTK_FUSED_AVX2_DECLARE
+/// Every family through the vectorized loops (host/cpu_simd_loops.h; host/cpu.h's SimdAvx2 and
+/// SimdAvx512), float, bfloat16 and float16 storage (the second argument's type); used where
+/// cpu_use_avx2().
+#define ACTK_FUSED_SIMD_DECLARE_ISA(F, Tag)               \
+  void cpu_fused_simd(const F##Call& c, float, Tag);    \
+  void cpu_fused_simd(const F##Call& c, bfloat16, Tag); \
+  void cpu_fused_simd(const F##Call& c, float16, Tag);
+#define ACTK_FUSED_SIMD_DECLARE(F) ACTK_FUSED_SIMD_DECLARE_ISA(F, SimdAvx2) ACTK_FUSED_SIMD_DECLARE_ISA(F, SimdAvx512)
+ACTK_FUSED_FAMILIES(ACTK_FUSED_SIMD_DECLARE)
+#undef ACTK_FUSED_SIMD_DECLARE
+#undef ACTK_FUSED_SIMD_DECLARE_ISA
 
 }  // namespace detail
 }  // namespace actk

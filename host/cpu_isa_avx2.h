@@ -1,7 +1,7 @@
-// host/cpu_isa_avx2.h: the AVX2 + FMA instruction-set policy of the CPU loops (host/cpu.h's
-// IsaPortable's counterpart): conversions that vectorize with the same results, and a run() built
-// for AVX2 that inlines the loop it is given. Include only from the AVX2 translation units
-// (host/cpu_avx2.cpp, host/cpu_softmax_avx2.cpp), after host/simd_math.h.
+// host/cpu_isa_avx2.h: the x86 instruction-set policies of the CPU loops (host/cpu.h's
+// IsaPortable's counterparts), AVX2 + FMA and AVX-512: conversions that vectorize with the same
+// results, and a run() built for the set that inlines the loop it is given. Include only from the
+// vectorized translation units (host/cpu_simd_loops.h), after host/simd_math.h.
 #pragma once
 
 #include <cmath>
@@ -137,7 +137,17 @@ struct ConvertAvx2 {
 /// everything it calls (flatten), so the loop inside f is vectorized here against libmvec.
 struct IsaAvx2 {
   using Cv = ConvertAvx2;
+  using Tag = SimdAvx2;
   template <class F> [[gnu::target("avx2,fma"), gnu::flatten]] static void run(F&& f) { f(); }
+};
+
+/// The same for AVX-512 (F, VL, BW, DQ; with AVX2 and FMA): the same C++ and conversions, which the
+/// compiler vectorizes with mask registers (no shuffling of compare masks between the double lanes
+/// and the 32-bit ones) and libmvec's 8-wide functions.
+struct IsaAvx512 {
+  using Cv = ConvertAvx2;
+  using Tag = SimdAvx512;
+  template <class F> [[gnu::target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"), gnu::flatten]] static void run(F&& f) { f(); }
 };
 
 }  // namespace avx2

@@ -1,5 +1,5 @@
 // host/cpu_prelu.cpp: PReLU's CPU entry point, every storage type: the loop of host/cpu_prelu.h,
-// portable, or built for AVX2 (host/cpu_avx2.cpp, host/cpu_avx2_f16.cpp) where the CPU has it.
+// portable, or built for AVX-512 or AVX2 (host/cpu_simd_loops.h) where the CPU has them.
 #include "host/cpu_prelu.h"
 
 namespace actk {
@@ -7,7 +7,7 @@ namespace detail {
 
 void cpu_prelu(const PreluCall& c) {
   with_storage_isa(
-      c.dtype, "cpu_prelu", [&](auto s) { cpu_prelu_avx2(c, s); }, [&](auto s) { cpu_prelu_typed<decltype(s), IsaPortable>(c); });
+      c.dtype, "cpu_prelu", [&](auto s, auto isa) { cpu_prelu_simd(c, s, isa); }, [&](auto s) { cpu_prelu_typed<decltype(s), IsaPortable>(c); });
 }
 
 void cpu_prelu_portable(const PreluCall& c) {

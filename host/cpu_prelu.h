@@ -129,11 +129,14 @@ template <class S, class Isa> void cpu_prelu_typed(const PreluCall& c) {
   });
 }
 
-/// The same loop through IsaAvx2 (host/cpu_avx2.cpp, host/cpu_avx2_f16.cpp), for the storage
-/// types with AVX2 loops (host/cpu.h's kHasAvx2Loops); used where cpu_use_avx2().
-void cpu_prelu_avx2(const PreluCall& c, float);
-void cpu_prelu_avx2(const PreluCall& c, bfloat16);
-void cpu_prelu_avx2(const PreluCall& c, float16);
+/// The same loop vectorized (host/cpu_simd_loops.h), for the storage types with such loops
+/// (host/cpu.h's kHasAvx2Loops); used where cpu_use_avx2().
+void cpu_prelu_simd(const PreluCall& c, float, SimdAvx2);
+void cpu_prelu_simd(const PreluCall& c, bfloat16, SimdAvx2);
+void cpu_prelu_simd(const PreluCall& c, float16, SimdAvx2);
+void cpu_prelu_simd(const PreluCall& c, float, SimdAvx512);
+void cpu_prelu_simd(const PreluCall& c, bfloat16, SimdAvx512);
+void cpu_prelu_simd(const PreluCall& c, float16, SimdAvx512);
 /// The portable loop whatever the CPU (tests compare the two).
 void cpu_prelu_portable(const PreluCall& c);
 

@@ -1,6 +1,6 @@
 // host/cpu_softmax.h: the CPU softmax / log-softmax row loops (the reference the GPU is checked
 // against), written once and run through an instruction-set policy (host/cpu.h's IsaPortable, or
-// IsaAvx2 in host/cpu_softmax_avx2.cpp for float, bfloat16 and float16 rows).
+// the vectorized policies of host/cpu_simd_loops.h for float, bfloat16 and float16 rows).
 //
 // A row is computed in double and rounded once: its values are loaded (or, for attention, formed
 // as scale x + mask) into a per-thread double buffer; pass 1 finds the max (and NaN); pass 2 sums
@@ -271,13 +271,17 @@ template <class S, class Isa> void cpu_attention_rows(const AttentionSoftmaxCall
   });
 }
 
-/// The same loops through IsaAvx2 (host/cpu_softmax_avx2.cpp), for float, bfloat16 and float16.
-void cpu_softmax_avx2(const SoftmaxCall& c, float);
-void cpu_softmax_avx2(const SoftmaxCall& c, bfloat16);
-void cpu_softmax_avx2(const SoftmaxCall& c, float16);
-void cpu_attention_avx2(const AttentionSoftmaxCall& c, float);
-void cpu_attention_avx2(const AttentionSoftmaxCall& c, bfloat16);
-void cpu_attention_avx2(const AttentionSoftmaxCall& c, float16);
+/// The same loops vectorized (host/cpu_simd_loops.h), for float, bfloat16 and float16.
+#define ACTK_SOFTMAX_SIMD_DECLARE(S, Tag)                   \
+  void cpu_softmax_simd(const SoftmaxCall& c, S, Tag); \
+  void cpu_attention_simd(const AttentionSoftmaxCall& c, S, Tag);
+ACTK_SOFTMAX_SIMD_DECLARE(float, SimdAvx2)
+ACTK_SOFTMAX_SIMD_DECLARE(bfloat16, SimdAvx2)
+ACTK_SOFTMAX_SIMD_DECLARE(float16, SimdAvx2)
+ACTK_SOFTMAX_SIMD_DECLARE(float, SimdAvx512)
+ACTK_SOFTMAX_SIMD_DECLARE(bfloat16, SimdAvx512)
+ACTK_SOFTMAX_SIMD_DECLARE(float16, SimdAvx512)
+#undef ACTK_SOFTMAX_SIMD_DECLARE
 
 }  // namespace detail
 }  // namespace actk

@@ -3,6 +3,7 @@
 // in-place, the threaded CPU path, PReLU with per-channel alpha, and the C ABI's status codes.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -557,6 +558,13 @@ TEST(CAbi, StatusCodesAndThreadLocalMessages) {
             actk::cuda_available() ? ACTK_ERROR_INVALID_ARGUMENT : ACTK_ERROR_UNSUPPORTED);
   EXPECT_EQ(actk_cuda_available(), actk::cuda_available() ? 1 : 0);
   EXPECT_STREQ(actk_version(), actk::version());
+  EXPECT_STREQ(actk_cpu_simd(), actk::cpu_simd());
+  // the environment caps the CPU loops (the portable run of this suite sets ACTK_CPU_SIMD=0)
+  const char* simd = std::getenv("ACTK_CPU_SIMD");
+  const std::string loops = actk::cpu_simd();
+  if (simd != nullptr && std::string(simd) == "0") EXPECT_EQ(loops, "portable");
+  else if (simd != nullptr && std::string(simd) == "avx2") EXPECT_NE(loops, "AVX-512");
+  else EXPECT_TRUE(loops == "AVX-512" || loops == "AVX2" || loops == "portable") << loops;
 }
 
 }  // namespace

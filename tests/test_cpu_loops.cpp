@@ -1,5 +1,6 @@
-// tests/test_cpu_loops.cpp: the CPU path's fast loops (host/cpu_avx2.cpp: AVX2 + FMA, libmvec)
-// against its portable loops, for every op and direction: bfloat16 and float16 over all 65,536
+// tests/test_cpu_loops.cpp: the CPU path's fast loops (host/cpu_simd_loops.h: AVX-512 or AVX2 +
+// FMA, libmvec; whichever cpu_simd() picks: CTest runs this file once as the machine picks and once
+// with ACTK_CPU_SIMD=avx2) against its portable loops, for every op and direction: bfloat16 and float16 over all 65,536
 // inputs, float32 over a sample of 2^16 values (every exponent, both signs, specials), and the
 // fused families in the three dtypes, plain and blended; first the fast loops' 16-bit conversions
 // (host/cpu_isa_avx2.h) against half.h's, bit for bit, at every rounding boundary. Both compute in double and round once, so they should give the same
@@ -74,7 +75,7 @@ template <class S> std::vector<S> dys(std::size_t n) {
   return v;
 }
 
-/// Ops whose AVX2 results may sit one ulp from the portable ones (see the top of this file).
+/// Ops whose vectorized results may sit one ulp from the portable ones (see the top of this file).
 bool may_differ(Op op) {
   for (const char* name : {"gelu", "mish", "tanhshrink", "sine", "tanh"})
     if (op_name(op) == name) return true;
@@ -159,7 +160,7 @@ template <class S> std::size_t compare(Op op, const std::vector<S>& fast, const 
     ++diff;
     const std::int64_t ulps = ordinal(fast[i]) - ordinal(portable[i]);
     EXPECT_TRUE(may_differ(op) && (ulps == 1 || ulps == -1))
-        << what << ", element " << i << ": " << a << " (AVX2) vs " << b << " (portable), " << ulps << " ulp apart";
+        << what << ", element " << i << ": " << a << " (" << d::cpu_simd_name() << ") vs " << b << " (portable), " << ulps << " ulp apart";
     if (::testing::Test::HasFailure()) break;
   }
   return diff;
@@ -177,7 +178,7 @@ template <class S> void elementwise_all_ops(const std::vector<S>& x) {
         d::ElementwiseCall c{op, dir, actk::dtype_of<S>::value, info.n_params > 0 ? info.param_defaults[0] : 0.0,
                              info.n_params > 1 ? info.param_defaults[1] : 0.0, x.data(), dir == Dir::forward ? nullptr : dy.data(),
                              fast.data(), static_cast<std::int64_t>(x.size()), nullptr, "test", bl.alpha, bl.beta};
-        d::cpu_elementwise_avx2(c, S{});
+        d::with_simd([&](auto isa) { d::cpu_elementwise_simd(c, S{}, isa); });
         c.out = portable.data();
         d::cpu_elementwise_typed<S>(c);
         const std::string what = std::string(info.name) + " " + dir_name(dir) + ", blend " + std::to_string(bl.alpha) + "/" +
@@ -217,21 +218,21 @@ template <class S> void fused_all_ops(const std::vector<S>& x) {
     d::BiasActForwardCall bf;
     static_cast<d::FusedCommon&>(bf) = common;
     bf.x = x.data(), bf.bias = bias.data(), bf.y = f1.data(), bf.pre = nullptr;
-    d::cpu_fused_avx2(bf, S{});
+    d::with_simd([&](auto isa) { d::cpu_fused_simd(bf, S{}, isa); });
     bf.y = p1.data();
     d::cpu_fused_portable(bf);
     d::BiasActBackwardCall bb;
     static_cast<d::FusedCommon&>(bb) = common;
     bb.x = x.data(), bb.bias = bias.data(), bb.dy = dy.data(), bb.dx = f2.data(), bb.dbias = fb.data(), bb.workspace = nullptr,
     bb.workspace_bytes = 0;
-    d::cpu_fused_avx2(bb, S{});
+    d::with_simd([&](auto isa) { d::cpu_fused_simd(bb, S{}, isa); });
     bb.dx = p2.data(), bb.dbias = pb.data();
     d::cpu_fused_portable(bb);
     d::GatedBackwardCall gb;  // gate and value: the two halves of x, [rows, 2 cols]
     static_cast<d::FusedCommon&>(gb) = common;
     gb.gate = x.data(), gb.value = x.data() + cols, gb.in_stride = 2 * cols, gb.dy = dy.data(), gb.dgate = f3.data(),
     gb.dvalue = f3.data() + cols;
-    d::cpu_fused_avx2(gb, S{});
+    d::with_simd([&](auto isa) { d::cpu_fused_simd(gb, S{}, isa); });
     gb.dgate = p3.data(), gb.dvalue = p3.data() + cols;
     d::cpu_fused_portable(gb);
     f1.resize(n), p1.resize(n), f2.resize(n), p2.resize(n);
@@ -243,7 +244,7 @@ template <class S> void fused_all_ops(const std::vector<S>& x) {
   }
 }
 
-/// PReLU (host/cpu_prelu.h): the AVX2 loop against the portable one, bit for bit (no libmvec math
+/// PReLU (host/cpu_prelu.h): the vectorized loop against the portable one, bit for bit (no libmvec math
 /// here: every result must match), forward and backward with dalpha, for one shared alpha, a
 /// channel-major layout and channels last, in place too.
 template <class S> void prelu_fast_vs_portable(const std::vector<S>& pool) {
@@ -257,7 +258,7 @@ template <class S> void prelu_fast_vs_portable(const std::vector<S>& pool) {
       std::vector<S> fast(static_cast<std::size_t>(n)), portable = fast, fa(alpha.size()), pa(alpha.size());
       d::PreluCall c{actk::dtype_of<S>::value, x.data(), alpha.data(), bwd ? dy.data() : nullptr, fast.data(),
                      bwd ? fa.data() : nullptr, n, sh.channels, sh.inner, nullptr, nullptr, 0};
-      d::cpu_prelu_avx2(c, S{});
+      d::with_simd([&](auto isa) { d::cpu_prelu_simd(c, S{}, isa); });
       c.out = portable.data(), c.dalpha = bwd ? pa.data() : nullptr;
       d::cpu_prelu_portable(c);
       const std::string what = std::string("prelu ") + (bwd ? "backward" : "forward") + " channels " +
@@ -279,7 +280,7 @@ template <class S> void prelu_fast_vs_portable(const std::vector<S>& pool) {
       }
       std::vector<S> inplace = bwd ? dy : x;  // in place: dx over dy (backward), y over x (forward)
       c.x = bwd ? x.data() : inplace.data(), c.dy = bwd ? inplace.data() : nullptr, c.out = inplace.data(), c.dalpha = nullptr;
-      d::cpu_prelu_avx2(c, S{});
+      d::with_simd([&](auto isa) { d::cpu_prelu_simd(c, S{}, isa); });
       ASSERT_EQ(std::memcmp(inplace.data(), portable.data(), inplace.size() * sizeof(S)), 0) << what << " in place";
     }
   }
@@ -301,7 +302,7 @@ TEST(CpuLoops, AvxMatchesPortableFusedFamilies) {
 
 }  // namespace
 
-/// Softmax, log-softmax and attention rows (host/cpu_softmax.h): the AVX2 loops against the
+/// Softmax, log-softmax and attention rows (host/cpu_softmax.h): the vectorized loops against the
 /// portable ones over every row length of interest, forward (plain and blended) and backward. Both
 /// add the row's terms in the same 8 interleaved partial sums; they differ only by libmvec's exp,
 /// which can flip a final rounding by one ulp (counted, printed, and held to 1 ulp and to under
@@ -328,7 +329,7 @@ template <class S> void softmax_fast_vs_portable() {
           std::vector<S> fast = dy, portable = dy;
           d::SoftmaxCall c{actk::dtype_of<S>::value, bwd, log, true, bwd ? y_in.data() : x.data(), bwd ? dy.data() : nullptr,
                            fast.data(), rows, cols, 1, nullptr, bl.alpha, bl.beta};
-          d::cpu_softmax_avx2(c, S{});
+          d::with_simd([&](auto isa) { d::cpu_softmax_simd(c, S{}, isa); });
           c.out = portable.data();
           d::cpu_softmax_rows<S, d::IsaPortable>(c);
           std::size_t diff = 0;
@@ -374,7 +375,7 @@ TEST(CpuLoops, AvxMatchesPortableAttentionSoftmax) {
       std::vector<float> fast(n), portable(n);
       d::AttentionSoftmaxCall c{DType::float32, x.data(), fast.data(), mask, mt, B * H * Q, H, Q, K, mb, mh, mq, causal, 5, 0.3,
                                 false, true, nullptr};
-      d::cpu_attention_avx2(c, float{});
+      d::with_simd([&](auto isa) { d::cpu_attention_simd(c, float{}, isa); });
       c.y = portable.data();
       d::cpu_attention_rows<float, d::IsaPortable>(c);
       std::size_t diff = 0;

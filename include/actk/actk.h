@@ -100,6 +100,10 @@ ACTK_API std::size_t dtype_size(DType dtype) noexcept;  // 0 for an invalid valu
 /// True when actk was built with CUDA and a CUDA device is usable now.
 ACTK_API bool cuda_available();
 ACTK_API const char* version() noexcept;
+/// The instruction set of the CPU path's loops in this process: "AVX-512" or "AVX2" (vectorized,
+/// libmvec's double math; picked at first use from the CPU and the environment's ACTK_CPU_SIMD:
+/// 0 = portable, avx2 = at most AVX2) or "portable". Results are the same in each (README).
+ACTK_API const char* cpu_simd() noexcept;
 
 /// y = f(x); with a blend, y = alpha * f(x) + beta * y.
 ACTK_API void forward(Op op, DType dtype, const void* x, void* y, std::int64_t n, const Params& params = {},

@@ -56,6 +56,8 @@ typedef struct actk_op_info {
 
 /* The library's version, "major.minor.patch". */
 ACTK_API const char* actk_version(void);
+/* The CPU path's loops in this process: "AVX-512", "AVX2" or "portable" (actk::cpu_simd). */
+ACTK_API const char* actk_cpu_simd(void);
 /* Message of the last failed call on this thread ("" if none). */
 ACTK_API const char* actk_last_error(void);
 /* 1 if built with CUDA and at least one CUDA device is usable, else 0. */

@@ -17,12 +17,18 @@ from . import nn  # noqa: E402
 from . import _compile  # noqa: E402,F401  (registers torch.library ops where PyTorch has them)
 
 __version__ = "0.1.0"
-__all__ = ["nn", "ActkError", "cuda_available", "library_path", "library_version", "op_names"]
+__all__ = ["nn", "ActkError", "cpu_simd", "cuda_available", "library_path", "library_version", "op_names"]
 
 
 def library_version():
     """The loaded libactk's version string."""
     return _version()
+
+
+def cpu_simd():
+    """The instruction set of libactk's CPU loops in this process: "AVX-512", "AVX2" or "portable"
+    (ACTK_CPU_SIMD=0 or avx2 in the environment caps it; the results are the same)."""
+    return _load().actk_cpu_simd().decode()
 
 
 def op_names():

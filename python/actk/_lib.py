@@ -148,6 +148,7 @@ def _declare(lib):
         f.restype = c_int
     lib.actk_last_error.restype = ctypes.c_char_p
     lib.actk_version.restype = ctypes.c_char_p
+    lib.actk_cpu_simd.restype = ctypes.c_char_p
     lib.actk_cuda_available.restype = c_int
 
 

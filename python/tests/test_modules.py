@@ -73,6 +73,7 @@ def test_library_is_found_and_named():
     if env and os.path.isfile(env):
         assert path == env  # an explicit choice is what is loaded
     assert actk.library_version().count(".") == 2
+    assert actk.cpu_simd() in ("AVX-512", "AVX2", "portable")
 
 
 def test_a_missing_library_is_a_clear_error(tmp_path):

@@ -1,0 +1,15 @@
+// host/cpu_avx512_f16.cpp: every CPU loop for float16 storage compiled for AVX-512 with libmvec's
+// 8-wide double math (host/cpu_simd_loops.h; one type per file keeps each translation unit small
+// for a 2-core build).
+#include "host/cpu_simd_loops.h"
+
+namespace actk {
+namespace detail {
+
+using avx2::IsaAvx512;
+#define ACTK_SIMD_ISA IsaAvx512
+#define ACTK_SIMD_S float16
+ACTK_SIMD_LOOPS(IsaAvx512, float16)
+
+}  // namespace detail
+}  // namespace actk

@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -41,6 +42,47 @@ template <class Term> [[gnu::always_inline]] inline double lane_sum(std::int64_t
   }
   for (int l = 0; k + l < n; ++l) acc[l] += term(k + l);
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/// libmvec's vector exp takes arguments from kExpFast up on its fast path and finishes every lane
+/// below (a masked key's z - max: -inf, or a -1e9 mask) with a scalar call: 10-25 ns a value
+/// against about 1 (measured on this project's 2-core box, 2026-11-27; a float32 softmax row
+/// half of -inf ran 3x slower than a finite one, causal attention rows 20x). Below kExpZero, e^d <
+/// 2^-1075 rounds to 0. So the row loops take e^d as exp_masked(d), the vector exp of
+/// max(d, kExpFast) times 0 below it: exactly std::exp(d) except for d in [kExpZero, kExpFast)
+/// (a subnormal e^d), which a row is first checked for (exp_exact_needed); such a row takes
+/// std::exp as before.
+constexpr double kExpFast = -708.0, kExpZero = -746.0;
+
+/// max(d, c) for a negative c and any d but NaN, as an unsigned min on the bits (for negative
+/// doubles the larger magnitude has the larger bits; zeros and positive d have smaller bits than
+/// c): a choice written as `d < c ? c : d` the compiler turns into exp(c) (folded) or exp(d) on
+/// every lane, which is what this avoids.
+[[gnu::always_inline]] inline double clamp_below(double d, double c) {
+  std::uint64_t u, v;
+  std::memcpy(&u, &d, 8);
+  std::memcpy(&v, &c, 8);
+  const std::uint64_t w = u < v ? u : v;
+  double r;
+  std::memcpy(&r, &w, 8);
+  return r;
+}
+[[gnu::always_inline]] inline double exp_masked(double d) {
+  return std::exp(clamp_below(d, kExpFast)) * (d < kExpFast ? 0.0 : 1.0);
+}
+/// Whether some arg(k), k in [0, n), is in [kExpZero, kExpFast) (NaN args: no).
+template <class Arg> [[gnu::always_inline]] inline bool exp_exact_needed(std::int64_t n, Arg&& arg) {
+  int any = 0;
+#pragma omp simd reduction(| : any)
+  for (std::int64_t k = 0; k < n; ++k) {
+    const double d = arg(k);
+    any |= d >= kExpZero && d < kExpFast;
+  }
+  return any != 0;
+}
+/// f(ex) with ex = exp_masked, or std::exp where exact (two instantiations of f's loops).
+template <class F> [[gnu::always_inline]] inline auto with_exp(bool exact, F&& f) {
+  return exact ? f([](double d) ACTK_ROW_VALUE { return std::exp(d); }) : f([](double d) ACTK_ROW_VALUE { return exp_masked(d); });
 }
 
 /// Two sums in one pass (term(k) returns both terms): each as lane_sum would add it, same bits.
@@ -98,10 +140,13 @@ template <class S, class Cv, bool kStrided>
   // the sum of e^(z - m) = (count of z == m) + (sum over the others); log-softmax subtracts
   // log1p(count - 1 + others), so outputs near 0 (a dominant logit) keep their relative accuracy
   // (count and others in one pass: the same terms in the same lanes as two lane_sums, same bits)
+  const bool exact = exp_exact_needed(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] - m; });
   if (log) {
-    const Sum2 co = lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
-      const bool top = z[k] == m;
-      return Sum2{top ? 1.0 : 0.0, top ? 0.0 : std::exp(z[k] - m)};
+    const Sum2 co = with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
+      return lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
+        const bool top = z[k] == m;
+        return Sum2{top ? 1.0 : 0.0, top ? 0.0 : ex(z[k] - m)};
+      });
     });
     const double ls = std::log1p((co.a - 1) + co.b);
     if (!kStrided && !bl.reads_old()) {
@@ -115,11 +160,13 @@ template <class S, class Cv, bool kStrided>
   // e^(z - m) kept in z for the write pass; -1 marks the elements equal to the max (e^0 = 1, but
   // counted apart: an element just below the max whose e^(z - m) rounds to 1 is an "other")
   // (one pass: the exponentials, their sum and the count)
-  const Sum2 co = lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
-    const bool top = z[k] == m;
-    const double e = std::exp(z[k] - m);
-    z[k] = top ? -1.0 : e;
-    return Sum2{top ? 1.0 : 0.0, top ? 0.0 : e};
+  const Sum2 co = with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
+    return lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
+      const bool top = z[k] == m;
+      const double e = ex(z[k] - m);
+      z[k] = top ? -1.0 : e;
+      return Sum2{top ? 1.0 : 0.0, top ? 0.0 : e};
+    });
   });
   const double inv = 1.0 / (co.a + co.b);
   if (!kStrided && !bl.reads_old()) {
@@ -144,8 +191,14 @@ template <class S, class Cv, class Y, class G>
     blend_row<S, Cv>(dx, n, bl, [&](std::int64_t) ACTK_ROW_VALUE { return 0.0; });
     return;
   }
-  if (log) blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return gv(k) - std::exp(yv(k)) * s; });
-  else blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return yv(k) * (gv(k) - s); });
+  if (log) {
+    with_exp(exp_exact_needed(n, yv), [&](auto ex) ACTK_ROW_VALUE {
+      blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return gv(k) - ex(yv(k)) * s; });
+      return 0;
+    });
+  } else {
+    blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return yv(k) * (gv(k) - s); });
+  }
 }
 
 /// One row of the backward: dx = y (dy - sum(dy y)) (log: dy - e^y sum(dy)); a fully masked row
@@ -264,8 +317,20 @@ template <class S, class Isa> void cpu_attention_rows(const AttentionSoftmaxCall
 #pragma omp simd
           for (std::int64_t j = 0; j < lim; ++j) z[j] = scale * Cv::ld(x[j]);
         }
-        for (std::int64_t j = lim; j < K; ++j) z[j] = -kInf;
-        softmax_row_from<S, Cv, false>(z, K, static_cast<S*>(c.y) + r * K, 1, c.log, c.masked_zero, bl);
+        S* y = static_cast<S*>(c.y) + r * K;
+        if (lim == 0) {  // nothing in reach: the row of -inf, as its flags say (NaN, or 0 / -inf)
+          for (std::int64_t j = 0; j < K; ++j) z[j] = -kInf;
+          softmax_row_from<S, Cv, false>(z, K, y, 1, c.log, c.masked_zero, bl);
+          continue;
+        }
+        // the keys in reach alone: the causally masked ones (-inf) would add only zeros to the
+        // sums, in lanes after every key in reach (same bits), and each gets what the row's
+        // -inf entries get: 0 (log: -inf), or NaN in a NaN row (NaN or +inf in reach, or a
+        // fully masked row unflagged; the keys in reach are NaN then too)
+        softmax_row_from<S, Cv, false>(z, lim, y, 1, c.log, c.masked_zero, bl);
+        const double y0 = Cv::ld(y[0]);
+        const double rest = y0 != y0 ? std::numeric_limits<double>::quiet_NaN() : c.log ? -kInf : 0.0;
+        for (std::int64_t j = lim; j < K; ++j) y[j] = Cv::template st<S>(rest);
       }
     });
   });

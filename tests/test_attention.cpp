@@ -143,6 +143,25 @@ TEST(Attention, EqualsSoftmaxOfTheScaledMaskedInput) {
     actk::attention_softmax_forward(DType::float64, x.data(), got.data(), s.B, s.H, s.Q, s.K, o, Backend::cpu);
     ASSERT_EQ(0, std::memcmp(want.data(), got.data(), got.size() * sizeof(double))) << "flags " << flags;
   }
+  // causal (the keys out of reach skipped, not summed as -inf: same bits), with a NaN in reach of
+  // one row, rows fully masked (offset -1: row 0) and bottom-right alignment, float64 and float32
+  o.mask_type = MaskType::none, o.mask = nullptr, o.scale = 1.0, o.causal = true;
+  auto xn = x;
+  xn[1 * s.K + 0] = std::numeric_limits<double>::quiet_NaN();  // row 1's first key: always in reach
+  for (std::int64_t offset : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{7}, s.K - s.Q})
+    for (unsigned flags : {0u, unsigned(actk::softmax_log), unsigned(actk::softmax_masked_rows_zero)}) {
+      o.causal_offset = offset, o.flags = flags;
+      for (std::int64_t r = 0; r < s.B * s.H * s.Q; ++r)
+        for (std::int64_t j = 0; j < s.K; ++j) z[r * s.K + j] = j > r % s.Q + offset ? -kInf : xn[r * s.K + j];
+      actk::softmax_forward(DType::float64, z.data(), want.data(), s.B * s.H * s.Q, s.K, 1, flags, Backend::cpu);
+      actk::attention_softmax_forward(DType::float64, xn.data(), got.data(), s.B, s.H, s.Q, s.K, o, Backend::cpu);
+      ASSERT_EQ(0, std::memcmp(want.data(), got.data(), got.size() * sizeof(double))) << "offset " << offset << " flags " << flags;
+      const auto zf = cast<float>(z), xnf = cast<float>(xn);
+      std::vector<float> wf(x.size()), gf(x.size());
+      actk::softmax_forward(DType::float32, zf.data(), wf.data(), s.B * s.H * s.Q, s.K, 1, flags, Backend::cpu);
+      actk::attention_softmax_forward(DType::float32, xnf.data(), gf.data(), s.B, s.H, s.Q, s.K, o, Backend::cpu);
+      ASSERT_EQ(0, std::memcmp(wf.data(), gf.data(), gf.size() * sizeof(float))) << "float32 offset " << offset << " flags " << flags;
+    }
   // no mask, scale 1: exactly softmax_forward, in every dtype
   const auto xf = cast<bfloat16>(x);
   std::vector<bfloat16> a(x.size()), b(x.size());

@@ -105,6 +105,20 @@ TEST(Softmax, ExtremeLogitsMasksAndNanRows) {
   y = sm({-kInf, 1.0, 1.0}, true);
   EXPECT_EQ(y[0], -kInf);
   EXPECT_NEAR(y[1], -std::log(2.0), 1e-16);
+  // far below the max: e^(z - max) subnormal (-720, -745) or 0 (-746, -1e9, -inf), each exactly
+  y = sm({0.0, -720.0, -745.0, -746.0, -1e9, -kInf});
+  EXPECT_EQ(y[0], 1.0);
+  EXPECT_EQ(y[1], std::exp(-720.0));
+  EXPECT_GT(y[1], 0.0);
+  EXPECT_EQ(y[2], std::exp(-745.0));
+  EXPECT_EQ(y[3], 0.0);
+  EXPECT_EQ(y[4], 0.0);
+  EXPECT_EQ(y[5], 0.0);
+  y = sm({0.0, -1e9, -kInf, -746.0}, true);  // log: others sum to 0, the max is exactly 0
+  EXPECT_EQ(y[0], 0.0);
+  EXPECT_EQ(y[1], -1e9);
+  EXPECT_EQ(y[2], -kInf);
+  EXPECT_EQ(y[3], -746.0);
   // all -inf: NaN (PyTorch), or zeros / -inf with the flag
   for (double v : sm({-kInf, -kInf})) EXPECT_TRUE(std::isnan(v));
   for (double v : sm({-kInf, -kInf}, false, actk::softmax_masked_rows_zero)) EXPECT_EQ(v, 0.0);

@@ -449,8 +449,9 @@ struct Softplus : OpBase {
   }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
     const Two<T> z = mul2(x, p.sa());
-    if (z.hi > p.b) return dy * T(1);
-    return x_sigmoid(x, z).times_s(dy);
+    // both, then the choice: an early return here kept GCC from vectorizing the CPU loop
+    const T s = x_sigmoid(x, z).times_s(dy);
+    return z.hi > p.b ? dy * T(1) : s;
   }
   // f' = 1 - e^(-beta y)
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) {

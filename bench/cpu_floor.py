@@ -19,8 +19,8 @@ it prints the measured ratio, that bound and a verdict:
                  threads, per-row work: room left for the loops;
   ok             the measured ratio is at least 0.5.
 
-  /usr/bin/python3 bench/cpu_floor.py --json bench/results/cpu-2026-11-26/compare.json \\
-      --lib build/cpu --out bench/results/cpu-2026-11-26/floor.md
+  /usr/bin/python3 bench/cpu_floor.py --json bench/results/cpu-2026-11-27/compare.json \\
+      --lib build/cpu --out bench/results/cpu-2026-11-27/floor.md
 
 PyTorch is not run here: its times are compare.json's (same machine, same run). Needs torch only
 for the tensors.

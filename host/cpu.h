@@ -46,6 +46,9 @@ template <class S> inline double blend(double r, const BlendOf<double>& bl, cons
 /// How a chunk loop converts storage <-> double: load/store above (the portable loops); the AVX2
 /// loops swap in conversions that vectorize and give the same bits.
 struct ConvertBase {
+  /// Whether the loops built with these conversions call libmvec's vector math (host/cpu_softmax.h's
+  /// exp_masked keeps its exp off libmvec's slow lanes; scalar glibc has none to avoid).
+  static constexpr bool kVectorMath = false;
   template <class S> static double ld(S v) { return load(v); }
   template <class S> static S st(double v) { return store<S>(v); }
   /// float forms, for kExactInFloat ops: stf rounds a float to S (to nearest even; NaN as store()).

@@ -36,6 +36,7 @@ inline float bits_float(std::uint32_t u) {
 ///   the vectorized loop a chain of shuffles: 1.7x slower in a bfloat16 hardshrink, in cache.)
 /// - float -> 16 bits (stf: results exact in float) rounds the float's bits to nearest even.
 struct ConvertAvx2 {
+  static constexpr bool kVectorMath = true;  // (host/cpu.h's ConvertBase)
   /// float bits -> bfloat16 bits, to nearest even (NaN: half.h's quiet NaN).
   static std::uint16_t bf16_bits(std::uint32_t u) {
     const std::uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;

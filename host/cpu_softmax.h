@@ -70,8 +70,10 @@ constexpr double kExpFast = -708.0, kExpZero = -746.0;
 [[gnu::always_inline]] inline double exp_masked(double d) {
   return std::exp(clamp_below(d, kExpFast)) * (d < kExpFast ? 0.0 : 1.0);
 }
-/// Whether some arg(k), k in [0, n), is in [kExpZero, kExpFast) (NaN args: no).
-template <class Arg> [[gnu::always_inline]] inline bool exp_exact_needed(std::int64_t n, Arg&& arg) {
+/// Whether some arg(k), k in [0, n), is in [kExpZero, kExpFast) (NaN args: no); always, for loops
+/// on glibc's scalar math (Cv::kVectorMath false: no slow lanes there, so no pass to spend).
+template <class Cv, class Arg> [[gnu::always_inline]] inline bool exp_exact_needed(std::int64_t n, Arg&& arg) {
+  if constexpr (!Cv::kVectorMath) return true;
   int any = 0;
 #pragma omp simd reduction(| : any)
   for (std::int64_t k = 0; k < n; ++k) {
@@ -140,7 +142,7 @@ template <class S, class Cv, bool kStrided>
   // the sum of e^(z - m) = (count of z == m) + (sum over the others); log-softmax subtracts
   // log1p(count - 1 + others), so outputs near 0 (a dominant logit) keep their relative accuracy
   // (count and others in one pass: the same terms in the same lanes as two lane_sums, same bits)
-  const bool exact = exp_exact_needed(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] - m; });
+  const bool exact = exp_exact_needed<Cv>(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] - m; });
   if (log) {
     const Sum2 co = with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
       return lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
@@ -192,7 +194,7 @@ template <class S, class Cv, class Y, class G>
     return;
   }
   if (log) {
-    with_exp(exp_exact_needed(n, yv), [&](auto ex) ACTK_ROW_VALUE {
+    with_exp(exp_exact_needed<Cv>(n, yv), [&](auto ex) ACTK_ROW_VALUE {
       blend_row<S, Cv>(dx, n, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return gv(k) - ex(yv(k)) * s; });
       return 0;
     });

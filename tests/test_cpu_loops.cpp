@@ -27,6 +27,7 @@
 #include "host/cpu.h"
 #include "host/cpu_fused.h"
 #include "host/cpu_isa_avx2.h"
+#include "host/cpu_loss.h"
 #include "host/cpu_prelu.h"
 #include "host/cpu_softmax.h"
 
@@ -393,4 +394,66 @@ TEST(CpuLoops, AvxMatchesPortableAttentionSoftmax) {
       }
       EXPECT_LT(diff * 1000, n) << "mask " << mt << " causal " << causal;
     }
+}
+
+/// Cross-entropy (host/cpu_loss.h): the vectorized rows against the portable ones, forward (loss
+/// and lse) and backward, every option, rows with masked (-inf, -1e9) logits and rows whose
+/// e^(z - max) is subnormal (-700: std::exp), ignored rows; held to one ulp, as softmax.
+template <class S> void cross_entropy_fast_vs_portable() {
+  Rng r(23);
+  for (std::int64_t V : {1, 7, 300, 4099}) {
+    const std::int64_t rows = 9;
+    const std::size_t n = static_cast<std::size_t>(rows * V);
+    std::vector<S> x(n), w(static_cast<std::size_t>(V));
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t row = static_cast<std::int64_t>(i) / V;
+      x[i] = to<S>(row == 3 && i % 5 == 1   ? -std::numeric_limits<double>::infinity()
+                   : row == 4 && i % 3 == 2 ? -1e9
+                   : row == 5 && i % 4 == 0 ? -700.0
+                                            : r.uniform(-12, 12));
+    }
+    for (auto& v : w) v = to<S>(r.uniform(0.5, 2));
+    std::vector<std::int64_t> t(static_cast<std::size_t>(rows));
+    for (std::int64_t i = 0; i < rows; ++i) t[static_cast<std::size_t>(i)] = i == 2 ? -100 : (i * 37) % V;
+    for (int opt = 0; opt < 6; ++opt) {
+      const double smoothing = opt & 1 ? 0.1 : 0.0, z_loss = opt >= 4 ? 1e-4 : 0.0, softcap = opt >= 2 && opt < 4 ? 30.0 : 0.0;
+      const bool weighted = opt == 3 || opt == 5;
+      for (bool bwd : {false, true}) {
+        const std::size_t outs = bwd ? n : static_cast<std::size_t>(rows);
+        std::vector<S> fast(outs), portable(outs), dl(static_cast<std::size_t>(rows), to<S>(0.75));
+        std::vector<float> lf(static_cast<std::size_t>(rows)), lp(lf.size());
+        d::CrossEntropyCall c{actk::dtype_of<S>::value, bwd, x.data(), true, t.data(), weighted ? w.data() : nullptr,
+                              bwd ? nullptr : fast.data(), bwd ? dl.data() : nullptr, bwd ? nullptr : lf.data(), nullptr,
+                              bwd ? fast.data() : nullptr, rows, V, 0, -100, smoothing, z_loss, softcap, nullptr};
+        d::with_simd([&](auto isa) { d::cpu_cross_entropy_simd(c, S{}, isa); });
+        if (bwd) c.dlogits = portable.data();
+        else c.loss = portable.data(), c.lse = lp.data();
+        d::cpu_cross_entropy_portable(c);
+        const std::string what = std::string(actk::dtype_name(actk::dtype_of<S>::value)) + " V " + std::to_string(V) + " option " +
+                                 std::to_string(opt) + (bwd ? " backward" : " forward");
+        std::size_t diff = 0;
+        for (std::size_t i = 0; i < outs; ++i) {
+          if (std::memcmp(&fast[i], &portable[i], sizeof(S)) == 0) continue;
+          const double a = static_cast<double>(fast[i]), b = static_cast<double>(portable[i]);
+          if (std::isnan(a) && std::isnan(b)) continue;
+          ++diff;
+          const std::int64_t ulps = ordinal(fast[i]) - ordinal(portable[i]);
+          ASSERT_TRUE(ulps == 1 || ulps == -1) << what << " element " << i << ": " << a << " vs " << b;
+        }
+        EXPECT_LE(diff, std::max<std::size_t>(1, outs / 100)) << what;
+        if (!bwd) {
+          for (std::size_t i = 0; i < lf.size(); ++i) {
+            EXPECT_TRUE(lf[i] == lp[i] || (std::isnan(lf[i]) && std::isnan(lp[i]))) << what << " lse row " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuLoops, AvxMatchesPortableCrossEntropy) {
+  ACTK_NEED_AVX2();
+  cross_entropy_fast_vs_portable<float>();
+  cross_entropy_fast_vs_portable<bfloat16>();
+  cross_entropy_fast_vs_portable<float16>();
 }

@@ -199,12 +199,16 @@ extern template void cpu_elementwise_typed<bfloat16>(const ElementwiseCall&);
 /// conversions rewritten to vectorize); float64 keeps glibc's scalar math.
 struct SimdAvx2 {};
 struct SimdAvx512 {};
-void cpu_elementwise_simd(const ElementwiseCall& c, float, SimdAvx2);
-void cpu_elementwise_simd(const ElementwiseCall& c, bfloat16, SimdAvx2);
-void cpu_elementwise_simd(const ElementwiseCall& c, float16, SimdAvx2);
-void cpu_elementwise_simd(const ElementwiseCall& c, float, SimdAvx512);
-void cpu_elementwise_simd(const ElementwiseCall& c, bfloat16, SimdAvx512);
-void cpu_elementwise_simd(const ElementwiseCall& c, float16, SimdAvx512);
+/// Declares an entry point's vectorized overloads: NAME(const CALL&, S, tag) for each storage
+/// type with such loops and each set (defined by host/cpu_simd_loops.h's ACTK_SIMD_LOOPS).
+#define ACTK_SIMD_DECLARE(NAME, CALL)              \
+  void NAME(const CALL& c, float, SimdAvx2);      \
+  void NAME(const CALL& c, bfloat16, SimdAvx2);   \
+  void NAME(const CALL& c, float16, SimdAvx2);    \
+  void NAME(const CALL& c, float, SimdAvx512);    \
+  void NAME(const CALL& c, bfloat16, SimdAvx512); \
+  void NAME(const CALL& c, float16, SimdAvx512);
+ACTK_SIMD_DECLARE(cpu_elementwise_simd, ElementwiseCall)
 
 /// The loops the CPU path takes (read once): the widest set built in (ACTK_CPU_AVX2) that the CPU
 /// and OS support, capped by the environment's ACTK_CPU_SIMD: 0 (portable), avx2, or unset / any

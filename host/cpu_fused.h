@@ -227,14 +227,9 @@ ACTK_FUSED_FAMILIES(ACTK_FUSED_PORTABLE_DECLARE)
 /// Every family through the vectorized loops (host/cpu_simd_loops.h; host/cpu.h's SimdAvx2 and
 /// SimdAvx512), float, bfloat16 and float16 storage (the second argument's type); used where
 /// cpu_use_avx2().
-#define ACTK_FUSED_SIMD_DECLARE_ISA(F, Tag)               \
-  void cpu_fused_simd(const F##Call& c, float, Tag);    \
-  void cpu_fused_simd(const F##Call& c, bfloat16, Tag); \
-  void cpu_fused_simd(const F##Call& c, float16, Tag);
-#define ACTK_FUSED_SIMD_DECLARE(F) ACTK_FUSED_SIMD_DECLARE_ISA(F, SimdAvx2) ACTK_FUSED_SIMD_DECLARE_ISA(F, SimdAvx512)
+#define ACTK_FUSED_SIMD_DECLARE(F) ACTK_SIMD_DECLARE(cpu_fused_simd, F##Call)
 ACTK_FUSED_FAMILIES(ACTK_FUSED_SIMD_DECLARE)
 #undef ACTK_FUSED_SIMD_DECLARE
-#undef ACTK_FUSED_SIMD_DECLARE_ISA
 
 }  // namespace detail
 }  // namespace actk

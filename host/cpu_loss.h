@@ -41,22 +41,24 @@ template <class S, class Cv, bool Cap> struct CeRow {
   /// A NaN or +inf logit: NaN (as softmax and PyTorch's log_softmax); all -inf: m = -inf, ls = 0.
   struct Lse {
     double m, ls;
+    double lo;  // the least (capped) logit, where m and ls are finite (exp_exact_needed's bound)
     double value() const { return m + ls; }
   };
   [[gnu::always_inline]] Lse lse(const S* x) const {
     constexpr double kInf = std::numeric_limits<double>::infinity();
     const std::int64_t V = c.vocab;
-    double m = -kInf;
+    double m = -kInf, lo = kInf;
     int nan = 0;
-#pragma omp simd reduction(max : m) reduction(| : nan)
+#pragma omp simd reduction(max : m) reduction(min : lo) reduction(| : nan)
     for (std::int64_t j = 0; j < V; ++j) {
       const double v = z(x[j]);
       nan |= v != v;
       m = v > m ? v : m;
+      lo = v < lo ? v : lo;
     }
-    if (nan || m == kInf) return {std::numeric_limits<double>::quiet_NaN(), 0.0};
-    if (m == -kInf) return {m, 0.0};
-    const bool exact = exp_exact_needed<Cv>(V, [&](std::int64_t j) ACTK_ROW_VALUE { return z(x[j]) - m; });
+    if (nan || m == kInf) return {std::numeric_limits<double>::quiet_NaN(), 0.0, -kInf};
+    if (m == -kInf) return {m, 0.0, -kInf};
+    const bool exact = exp_exact_needed<Cv>(V, [&](std::int64_t j) ACTK_ROW_VALUE { return z(x[j]) - m; }, lo - m);
     const Sum2 co = with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
       return lane_sum2(V, [&](std::int64_t j) ACTK_ROW_VALUE {
         const double v = z(x[j]);
@@ -64,7 +66,7 @@ template <class S, class Cv, bool Cap> struct CeRow {
         return Sum2{top ? 1.0 : 0.0, top ? 0.0 : ex(v - m)};
       });
     });
-    return {m, std::log1p((co.a - 1) + co.b)};
+    return {m, std::log1p((co.a - 1) + co.b), lo};
   }
   /// A counted row's loss: (1 - eps) w_t (lse - z_t) + (eps / V) sum_j w_j (lse - z_j) + z_loss lse^2.
   [[gnu::always_inline]] double loss(const S* x, std::int64_t t, const Lse& l) const {
@@ -80,7 +82,8 @@ template <class S, class Cv, bool Cap> struct CeRow {
   [[gnu::always_inline]] void grad(const S* x, std::int64_t t, const Lse& l, double g, double W, S* dr) const {
     const std::int64_t V = c.vocab;
     const double wt = weight(t), e = c.smoothing, ev = c.smoothing / static_cast<double>(V), zl = c.z_loss, lv = l.value();
-    const bool exact = exp_exact_needed<Cv>(V, [&](std::int64_t j) ACTK_ROW_VALUE { return (z(x[j]) - l.m) - l.ls; });
+    const bool exact = exp_exact_needed<Cv>(V, [&](std::int64_t j) ACTK_ROW_VALUE { return (z(x[j]) - l.m) - l.ls; },
+                                            (l.lo - l.m) - l.ls);
     with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
 #pragma omp simd
       for (std::int64_t j = 0; j < V; ++j) {
@@ -170,12 +173,7 @@ template <class S, class Isa> void cpu_cross_entropy_typed(const CrossEntropyCal
 }
 
 /// The same vectorized (host/cpu_simd_loops.h), for float, bfloat16 and float16.
-void cpu_cross_entropy_simd(const CrossEntropyCall& c, float, SimdAvx2);
-void cpu_cross_entropy_simd(const CrossEntropyCall& c, bfloat16, SimdAvx2);
-void cpu_cross_entropy_simd(const CrossEntropyCall& c, float16, SimdAvx2);
-void cpu_cross_entropy_simd(const CrossEntropyCall& c, float, SimdAvx512);
-void cpu_cross_entropy_simd(const CrossEntropyCall& c, bfloat16, SimdAvx512);
-void cpu_cross_entropy_simd(const CrossEntropyCall& c, float16, SimdAvx512);
+ACTK_SIMD_DECLARE(cpu_cross_entropy_simd, CrossEntropyCall)
 /// The portable loops whatever the CPU (tests compare the two).
 void cpu_cross_entropy_portable(const CrossEntropyCall& c);
 

@@ -131,12 +131,7 @@ template <class S, class Isa> void cpu_prelu_typed(const PreluCall& c) {
 
 /// The same loop vectorized (host/cpu_simd_loops.h), for the storage types with such loops
 /// (host/cpu.h's kHasAvx2Loops); used where cpu_use_avx2().
-void cpu_prelu_simd(const PreluCall& c, float, SimdAvx2);
-void cpu_prelu_simd(const PreluCall& c, bfloat16, SimdAvx2);
-void cpu_prelu_simd(const PreluCall& c, float16, SimdAvx2);
-void cpu_prelu_simd(const PreluCall& c, float, SimdAvx512);
-void cpu_prelu_simd(const PreluCall& c, bfloat16, SimdAvx512);
-void cpu_prelu_simd(const PreluCall& c, float16, SimdAvx512);
+ACTK_SIMD_DECLARE(cpu_prelu_simd, PreluCall)
 /// The portable loop whatever the CPU (tests compare the two).
 void cpu_prelu_portable(const PreluCall& c);
 

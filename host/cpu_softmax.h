@@ -72,8 +72,12 @@ constexpr double kExpFast = -708.0, kExpZero = -746.0;
 }
 /// Whether some arg(k), k in [0, n), is in [kExpZero, kExpFast) (NaN args: no); always, for loops
 /// on glibc's scalar math (Cv::kVectorMath false: no slow lanes there, so no pass to spend).
-template <class Cv, class Arg> [[gnu::always_inline]] inline bool exp_exact_needed(std::int64_t n, Arg&& arg) {
+/// lowest: a lower bound of the args, where the caller has one from a pass it makes anyway (a row
+/// without masked keys then spends no pass here).
+template <class Cv, class Arg>
+[[gnu::always_inline]] inline bool exp_exact_needed(std::int64_t n, Arg&& arg, double lowest = -std::numeric_limits<double>::infinity()) {
   if constexpr (!Cv::kVectorMath) return true;
+  if (lowest >= kExpFast) return false;
   int any = 0;
 #pragma omp simd reduction(| : any)
   for (std::int64_t k = 0; k < n; ++k) {
@@ -117,12 +121,13 @@ template <class S, class Cv, bool kStrided>
 [[gnu::always_inline]] inline void softmax_row_from(double* z, std::int64_t n, S* y, std::int64_t ys, bool log, bool masked_zero,
                                                     const BlendOf<double>& bl) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
-  double m = -kInf;
+  double m = -kInf, lo = kInf;
   int nan = 0;
-#pragma omp simd reduction(max : m) reduction(| : nan)
+#pragma omp simd reduction(max : m) reduction(min : lo) reduction(| : nan)
   for (std::int64_t k = 0; k < n; ++k) {
     nan |= z[k] != z[k];
     m = z[k] > m ? z[k] : m;
+    lo = z[k] < lo ? z[k] : lo;
   }
   auto put = [&](std::int64_t k, double v) ACTK_ROW_VALUE {
     S* o = y + (kStrided ? k * ys : k);
@@ -142,7 +147,7 @@ template <class S, class Cv, bool kStrided>
   // the sum of e^(z - m) = (count of z == m) + (sum over the others); log-softmax subtracts
   // log1p(count - 1 + others), so outputs near 0 (a dominant logit) keep their relative accuracy
   // (count and others in one pass: the same terms in the same lanes as two lane_sums, same bits)
-  const bool exact = exp_exact_needed<Cv>(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] - m; });
+  const bool exact = exp_exact_needed<Cv>(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] - m; }, lo - m);
   if (log) {
     const Sum2 co = with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
       return lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
@@ -179,17 +184,30 @@ template <class S, class Cv, bool kStrided>
   }
 }
 
-/// A contiguous backward row from its values yv(k), gv(k) (softmax_row_backward below).
-template <class S, class Cv, class Y, class G>
-[[gnu::always_inline]] inline void softmax_row_backward_terms(std::int64_t n, bool log, bool masked_zero, const BlendOf<double>& bl, S* dx,
-                                                              Y&& yv, G&& gv) {
+/// A backward row's sum (sum dy y; log: sum dy) and whether it is fully masked (flagged, and every
+/// y 0; log: -inf), from its values yv(k), gv(k).
+struct BackwardRow {
+  double s;
+  bool masked;
+};
+template <class Y, class G>
+[[gnu::always_inline]] inline BackwardRow backward_row(std::int64_t n, bool log, bool masked_zero, Y&& yv, G&& gv) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   const double s = log ? lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gv(k); })
                        : lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gv(k) * yv(k); });
   bool masked = masked_zero;
   for (std::int64_t k = 0; k < n && masked; ++k)
     if (!(log ? yv(k) == -kInf : yv(k) == 0.0)) masked = false;
-  if (masked) {  // a fully masked row (flagged): nothing flows back
+  return {s, masked};
+}
+
+/// A contiguous backward row from its values yv(k), gv(k) (softmax_row_backward below).
+template <class S, class Cv, class Y, class G>
+[[gnu::always_inline]] inline void softmax_row_backward_terms(std::int64_t n, bool log, bool masked_zero, const BlendOf<double>& bl, S* dx,
+                                                              Y&& yv, G&& gv) {
+  const BackwardRow r = backward_row(n, log, masked_zero, yv, gv);
+  const double s = r.s;  // (a plain variable: lambdas below use it)
+  if (r.masked) {  // a fully masked row (flagged): nothing flows back
     blend_row<S, Cv>(dx, n, bl, [&](std::int64_t) ACTK_ROW_VALUE { return 0.0; });
     return;
   }
@@ -210,7 +228,6 @@ template <class S, class Cv, class Y, class G>
 template <class S, class Cv, bool kStrided>
 [[gnu::always_inline]] inline void softmax_row_backward(const S* y, const S* dy, S* dx, std::int64_t n, std::int64_t st, bool log,
                                                         bool masked_zero, const BlendOf<double>& bl, double* yb, double* gb) {
-  constexpr double kInf = std::numeric_limits<double>::infinity();
   if constexpr (!kStrided && (std::is_same_v<S, float> || std::is_same_v<S, double>)) {
     // 32- and 64-bit rows: straight from y and dy (their widening vectorizes in the loops
     // themselves), two passes fewer; the same values in the same order, same bits
@@ -228,11 +245,10 @@ template <class S, class Cv, bool kStrided>
                                       [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k]; });
   } else {
     for (std::int64_t k = 0; k < n; ++k) yb[k] = Cv::ld(y[k * st]), gb[k] = Cv::ld(dy[k * st]);
-    const double s = log ? lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k]; })
-                         : lane_sum(n, [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k] * yb[k]; });
-    bool masked = masked_zero;
-    for (std::int64_t k = 0; k < n && masked; ++k)
-      if (!(log ? yb[k] == -kInf : yb[k] == 0.0)) masked = false;
+    const BackwardRow r = backward_row(n, log, masked_zero, [&](std::int64_t k) ACTK_ROW_VALUE { return yb[k]; },
+                                       [&](std::int64_t k) ACTK_ROW_VALUE { return gb[k]; });
+    const double s = r.s;
+    const bool masked = r.masked;
     for (std::int64_t k = 0; k < n; ++k) {
       S* o = dx + k * st;
       const double v = masked ? 0.0 : log ? gb[k] - std::exp(yb[k]) * s : yb[k] * (gb[k] - s);
@@ -339,16 +355,8 @@ template <class S, class Isa> void cpu_attention_rows(const AttentionSoftmaxCall
 }
 
 /// The same loops vectorized (host/cpu_simd_loops.h), for float, bfloat16 and float16.
-#define ACTK_SOFTMAX_SIMD_DECLARE(S, Tag)                   \
-  void cpu_softmax_simd(const SoftmaxCall& c, S, Tag); \
-  void cpu_attention_simd(const AttentionSoftmaxCall& c, S, Tag);
-ACTK_SOFTMAX_SIMD_DECLARE(float, SimdAvx2)
-ACTK_SOFTMAX_SIMD_DECLARE(bfloat16, SimdAvx2)
-ACTK_SOFTMAX_SIMD_DECLARE(float16, SimdAvx2)
-ACTK_SOFTMAX_SIMD_DECLARE(float, SimdAvx512)
-ACTK_SOFTMAX_SIMD_DECLARE(bfloat16, SimdAvx512)
-ACTK_SOFTMAX_SIMD_DECLARE(float16, SimdAvx512)
-#undef ACTK_SOFTMAX_SIMD_DECLARE
+ACTK_SIMD_DECLARE(cpu_softmax_simd, SoftmaxCall)
+ACTK_SIMD_DECLARE(cpu_attention_simd, AttentionSoftmaxCall)
 
 }  // namespace detail
 }  // namespace actk

@@ -41,7 +41,7 @@ using namespace actk::math;
 /// x * c for a split constant or parameter, rounded once (up to the fma's own rounding).
 /// Zero, infinite and NaN products are the plain product (keeps -0 and avoids inf*0).
 template <class T> ACTK_HD T mulc(T x, Split<T> c) {
-  const T p = x * c.hi;
+  const T p = mul_rn(x, c.hi);
   if (c.lo == T(0) || p == T(0) || !(p - p == T(0))) return p;
   return fma(x, c.hi, x * c.lo);
 }
@@ -236,39 +236,57 @@ struct Gelu : OpBase {
   }
   // e^(-x^2/4), with x^2 carried as hi + lo
   template <class T> ACTK_HD static T quarter_gauss(T x) {
-    const T s = x * x;
+    const T s = mul_rn(x, x);
     T slo = fma(x, x, -s);
     if (!(s - s == T(0))) slo = T(0);
     return exp2t(Two<T>{T(-0.25) * s, T(-0.25) * slo});
   }
-  // float, x < -3: gelu = x Phi(x) = -phi(x) g(1/x^2), g(w) = t Phi(-t) / phi(t) at t = -x (t times
-  // the Mills ratio, 0.913 at t = 3, 1 at t = inf), by a degree-8 polynomial in w on [0, 1/9]
-  // (least squares at Chebyshev nodes against mpmath: 0.13 ulp with these float coefficients).
-  // phi is one exp of -x^2/2 carried as hi + lo, and the products are formed with their rounding
-  // errors (fma) so the result rounds about once: the device's erfcf (4 ulp) and the h*h of the
-  // tail series gave up to 6 ulp here (measured on an H200, 2026-11-26).
+  // float, x < -1.5: gelu = x Phi(x) = -phi(x) g(x), g = t Phi(-t) / phi(t) at t = -x (t times
+  // the Mills ratio: 0.61 at t = 1.5, 0.913 at t = 3, 1 at t = inf). Below -3 a degree-8 polynomial
+  // in w = 1/x^2 on [0, 1/9]; on [-3, -1.5) a degree-11 polynomial in t - 2.25 (t - 2.25 is exact).
+  // Both are least-squares fits at Chebyshev nodes against mpmath (float coefficients: under one
+  // ulp of g). phi is one exp of -x^2/2 carried as hi + lo, and the products are formed with their
+  // rounding errors (fma) so the result rounds about once. The device's erfcf (4 ulp) gave up to
+  // 6 ulp below -3 (H200, 2026-11-26) and 5 ulp at -2.88 (H100, 2026-11-27), over the 4-ulp bound.
   ACTK_HD static float left_float(float x) {
-    const float s = x * x;
+    const float s = mul_rn(x, x);
     float slo = fma(x, x, -s);
     if (!(s - s == 0.0f)) slo = 0.0f;  // x = -inf: e^(-inf) = 0, no NaN from inf - inf
-    const float w = 1.0f / s;
-    float g = 2.190554102e+04f;
-    g = fma(g, w, -1.308052344e+04f);
-    g = fma(g, w, 3.613188477e+03f);
-    g = fma(g, w, -6.505657349e+02f);
-    g = fma(g, w, 9.620555115e+01f);
-    g = fma(g, w, -1.483900166e+01f);
-    g = fma(g, w, 2.998446703e+00f);
-    g = fma(g, w, -9.999940395e-01f);
-    g = fma(g, w, 1.0f);
+    float g;
+    if (x < -3.0f) {
+      const float w = 1.0f / s;
+      g = 2.190554102e+04f;
+      g = fma(g, w, -1.308052344e+04f);
+      g = fma(g, w, 3.613188477e+03f);
+      g = fma(g, w, -6.505657349e+02f);
+      g = fma(g, w, 9.620555115e+01f);
+      g = fma(g, w, -1.483900166e+01f);
+      g = fma(g, w, 2.998446703e+00f);
+      g = fma(g, w, -9.999940395e-01f);
+      g = fma(g, w, 1.0f);
+    } else {
+      const float u = -x - 2.25f;
+      g = 3.792000598e-07f;
+      g = fma(g, u, -1.674927603e-06f);
+      g = fma(g, u, 6.591469173e-06f);
+      g = fma(g, u, -2.719014265e-05f);
+      g = fma(g, u, 1.074973698e-04f);
+      g = fma(g, u, -4.025723320e-04f);
+      g = fma(g, u, 1.421266003e-03f);
+      g = fma(g, u, -4.677609075e-03f);
+      g = fma(g, u, 1.410477422e-02f);
+      g = fma(g, u, -3.783464432e-02f);
+      g = fma(g, u, 8.496151119e-02f);
+      g = fma(g, u, 8.665836453e-01f);
+    }
     const Two<float> gc = mul2(g, K<float>::rsqrt2pi());  // g / sqrt(2 pi) as hi + lo
     const float e = exp(-0.5f * s);                      // phi's e^(-x^2/2) = e (1 - slo/2)
-    const float p = gc.hi * e, pe = fma(gc.hi, e, -p);
+    const float p = mul_rn(gc.hi, e), pe = fma(gc.hi, e, -p);
     return -(p + (pe + fma(gc.lo, e, p * (-0.5f * slo))));
   }
   template <class T> ACTK_HD static T forward(T x, P<T>) {
     if constexpr (sizeof(T) == 4) {
-      if (x < T(-3)) return left_float(x);
+      if (x < T(-1.5)) return left_float(x);
     }
     if (in_tail(x)) {
       const T h = quarter_gauss(x);
@@ -307,7 +325,7 @@ struct Gelu : OpBase {
       return dy * ((((x - tail_series(x) / x) * K<T>::rsqrt2pi().hi) * h) * h);
     }
     // phi(x) = e^(-x^2/2) / sqrt(2 pi), x^2 carried as hi + lo
-    const T s = x * x;
+    const T s = mul_rn(x, x);
     T slo = fma(x, x, -s);
     if (!(s - s == T(0))) slo = T(0);
     const T e = exp2t(Two<T>{T(-0.5) * s, T(-0.5) * slo});
@@ -324,12 +342,12 @@ struct GeluTanh : OpBase {
   /// c x (1 + k x^2) as hi + lo: exact products and sums (Dekker/Knuth) in T, so about twice T's
   /// precision; an infinite or NaN result gets lo = 0. For float only (double uses double math).
   template <class T> ACTK_HD static Two<T> cubic2(T x, T k_hi, T k_lo, T c_hi, T c_lo) {
-    const T sh = x * x, sl = fma(x, x, -sh);               // x^2
-    const T qh = k_hi * sh, ql = fma(k_hi, sh, -qh) + fma(k_hi, sl, k_lo * sh);  // k x^2
+    const T sh = mul_rn(x, x), sl = fma(x, x, -sh);        // x^2
+    const T qh = mul_rn(k_hi, sh), ql = fma(k_hi, sh, -qh) + fma(k_hi, sl, k_lo * sh);  // k x^2
     const T wh = T(1) + qh, t = wh - T(1);                  // 1 + k x^2 (TwoSum: qh may exceed 1)
     const T wl = ((T(1) - (wh - t)) + (qh - t)) + ql;
-    const T vh = x * wh, vl = fma(x, wh, -vh) + x * wl;     // x (1 + k x^2)
-    const T uh = c_hi * vh;
+    const T vh = mul_rn(x, wh), vl = fma(x, wh, -vh) + x * wl;  // x (1 + k x^2)
+    const T uh = mul_rn(c_hi, vh);
     if (!(uh - uh == T(0))) return Two<T>{uh, T(0)};
     const T ul = fma(c_hi, vh, -uh) + fma(c_hi, vl, c_lo * vh);
     const T hi = uh + ul;
@@ -414,7 +432,7 @@ struct Mish : OpBase {
         // error barely shows) and x*e carried with its rounding error, so the result rounds once
         // more rather than four times (5 ulp at x = -6.88 before, measured on an H200)
         const T r = T(1) - fma(e, e, e) / fma(e, e + T(2), T(2));
-        const T p = x * e;
+        const T p = mul_rn(x, e);
         return fma(p, r, fma(x, e, -p) * r);
       }
     }
@@ -558,8 +576,8 @@ struct Tanhshrink : OpBase {
       const T a = fabs(x);
       if (a < T(2)) {
         if (x == T(0)) return x;  // keeps -0
-        const T s = x * x, sl = fma(x, x, -s);
-        const T c = x * s, cl = fma(x, s, -c) + x * sl;  // x^3 = c + cl
+        const T s = mul_rn(x, x), sl = fma(x, x, -s);
+        const T c = mul_rn(x, s), cl = fma(x, s, -c) + x * sl;  // x^3 = c + cl
         const T b = fma(fma(s + T(594), s, T(45045)), s, T(675675));
         const T d = fma(fma(fma(s + T(630), s, T(51975)), s, T(945945)), s, T(2027025));
         const T rd = T(1) / d, q = b * rd, ql = fma(-q, d, b) * rd;  // b/d = q + ql

@@ -131,6 +131,27 @@ template <class T> ACTK_HD T nan_or(T x, T v) { return x != x ? x : v; }
 /// has underflowed to 0 (a NaN x makes g NaN, so NaN still propagates).
 template <class T> ACTK_HD T xmul(T x, T g) { return g == T(0) ? copysign(T(0), x) * g : x * g; }
 
+/// a * b rounded on its own, for a product whose rounding error is recovered next (fma(a, b, -p))
+/// or whose exact rounding a test relies on. The device compiler contracts a product into a
+/// neighbouring add or subtract by default (nvcc -fmad=true), and does it even where the product
+/// has other uses: p - t became fma(a, b, -t), counting p's error twice in a float-float sum
+/// (gelu_tanh float32 up to 67 ulp, measured on an H100, 2026-11-27). __fmul_rn / __dmul_rn are
+/// never contracted. The host build has contraction off (-ffp-contract=off), so the two agree.
+ACTK_HD float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+ACTK_HD double mul_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 /// A constant c = hi + lo held to twice the working precision. `make` takes c's double value
 /// and the residual c - double(c) (computed once with mpmath), so float and double both get it.
 template <class T> struct Split {
@@ -146,7 +167,7 @@ template <class T> struct Two { T hi, lo; };
 /// x * c to about twice the working precision (the rounding error of the product recovered
 /// with an fma). Infinite or NaN products get lo = 0 so they flow through unchanged.
 template <class T> ACTK_HD Two<T> mul2(T x, Split<T> c) {
-  const T p = x * c.hi;
+  const T p = mul_rn(x, c.hi);
   T e = fma(x, c.hi, -p) + x * c.lo;
   if (!(p - p == T(0))) e = T(0);
   return Two<T>{p, e};

@@ -87,7 +87,7 @@ def test_values_and_gradients_match_torch(name, dtype, device):
         # reference's autograd through where/pow: the same derivative, other roundings
         torch.testing.assert_close(dx.cpu().double(), dx64.cpu(), rtol=2e-6 if dtype == torch.float32 else 2e-2, atol=1e-6)
     else:
-        keep = torch.ones_like(dx64, dtype=torch.bool)
+        keep = torch.ones(dx64.shape, dtype=torch.bool)  # on the CPU, like the tensors it selects from
         if name == "hardswish":  # PyTorch's vectorized CPU kernel gives f'(3) = 1, its scalar one 1.5 (actk)
             keep = x.detach().cpu().abs() != 3
         # actk: f' dy rounded once (two roundings where the derivative itself is rounded first)

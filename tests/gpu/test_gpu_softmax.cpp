@@ -64,14 +64,17 @@ template <class S> void softmax_case(std::int64_t outer, std::int64_t axis, std:
     CUDA_OK(dX.upload(x, off));  // restore x
     // Per row (o, i): the sum of the magnitudes of the terms of the backward's reduction, sum |dy|
     // (log) or sum |y dy|. A float sum of a row carries an error relative to that, not to the sum
-    // itself, which cancels; dx inherits it times e^y (log) or y.
+    // itself, which cancels; dx inherits it times e^y (log) or y. Log-softmax sums dy at masked
+    // keys too (y = -inf there; H100, 2026-11-27: a row [-inf, -3.49, -5.06] failed when they were
+    // left out); softmax's terms y dy are 0 there.
     std::vector<double> row_abs(static_cast<std::size_t>(outer * inner), 0.0);
     for (std::int64_t o = 0; o < outer; ++o)
       for (std::int64_t a = 0; a < axis; ++a)
         for (std::int64_t in = 0; in < inner; ++in) {
           const std::size_t k = static_cast<std::size_t>((o * axis + a) * inner + in);
           const double g = std::fabs(static_cast<double>(dy[k])), yy = static_cast<double>(y[k]);
-          if (std::isfinite(yy)) row_abs[static_cast<std::size_t>(o * inner + in)] += f ? g : std::fabs(yy) * g;
+          if (f) row_abs[static_cast<std::size_t>(o * inner + in)] += g;
+          else if (std::isfinite(yy)) row_abs[static_cast<std::size_t>(o * inner + in)] += std::fabs(yy) * g;
         }
     int bad = 0;
     for (std::size_t i = 0; i < n && bad < 5; ++i) {

@@ -108,16 +108,18 @@ TEST(DeviceFloatMath, TanhshrinkForwardWithinBounds) {
   EXPECT_TRUE(std::isnan(actk::ops::Tanhshrink::forward(std::numeric_limits<float>::quiet_NaN(), pf)));
   EXPECT_TRUE(std::signbit(actk::ops::Tanhshrink::forward(-0.0f, pf)));
 }
-// gelu below -1.5, where its float path is exp and arithmetic only (above, it takes erfcf): every
-// float of [-16, -1.5)
-TEST(DeviceFloatMath, GeluLeftOfMinusOneAndAHalfWithinBounds) {
+// gelu below 0, where its float path is exp and arithmetic only (at and above 0 it takes erfcf,
+// whose result is in [1, 2) there): every float of [-16, -0.25], every 61st between -0.25 and 0
+// (subnormals included)
+TEST(DeviceFloatMath, GeluNegativeWithinBounds) {
   const P<float> pf = P<float>::make(0, 0);
   const P<double> pd = P<double>::make(0, 0);
   Worst w;
-  for (float x = -1.5f; x > -16.0f; x = std::nextafter(x, -16.0f))
-    check<actk::ops::Gelu, Dir::forward>(w, std::nextafter(x, -16.0f), 4, {}, pf, pd);
+  for (std::uint32_t b = 0x3e800000u; b <= 0x41800000u; ++b)  // |x| in [0.25, 16]
+    check<actk::ops::Gelu, Dir::forward>(w, -from_bits(b), 4, {}, pf, pd);
+  for (std::uint32_t b = 1; b < 0x3e800000u; b += 61) check<actk::ops::Gelu, Dir::forward>(w, -from_bits(b), 4, {}, pf, pd);
   EXPECT_EQ(w.over, 0) << "gelu forward: max " << w.ulp << " ulp at x = " << w.x;
-  std::printf("gelu        forward max %.0f ulp below -1.5 (x = %.9g)\n", w.ulp, static_cast<double>(w.x));
+  std::printf("gelu        forward max %.0f ulp below 0 (x = %.9g)\n", w.ulp, static_cast<double>(w.x));
   EXPECT_EQ(actk::ops::Gelu::forward(-std::numeric_limits<float>::infinity(), pf), 0.0f);
   EXPECT_TRUE(std::signbit(actk::ops::Gelu::forward(-std::numeric_limits<float>::infinity(), pf)));
 }

@@ -241,13 +241,16 @@ struct Gelu : OpBase {
     if (!(s - s == T(0))) slo = T(0);
     return exp2t(Two<T>{T(-0.25) * s, T(-0.25) * slo});
   }
-  // float, x < -1.5: gelu = x Phi(x) = -phi(x) g(x), g = t Phi(-t) / phi(t) at t = -x (t times
-  // the Mills ratio: 0.61 at t = 1.5, 0.913 at t = 3, 1 at t = inf). Below -3 a degree-8 polynomial
-  // in w = 1/x^2 on [0, 1/9]; on [-3, -1.5) a degree-11 polynomial in t - 2.25 (t - 2.25 is exact).
-  // Both are least-squares fits at Chebyshev nodes against mpmath (float coefficients: under one
-  // ulp of g). phi is one exp of -x^2/2 carried as hi + lo, and the products are formed with their
-  // rounding errors (fma) so the result rounds about once. The device's erfcf (4 ulp) gave up to
-  // 6 ulp below -3 (H200, 2026-11-26) and 5 ulp at -2.88 (H100, 2026-11-27), over the 4-ulp bound.
+  // float, x < 0: gelu = x Phi(x) = -phi(x) g, g = t Phi(-t) / phi(t) at t = -x (t times the
+  // Mills ratio h(t) = Phi(-t) / phi(t): 0 at t = 0, 0.913 at t = 3, 1 at t = inf). Below -3 g is a
+  // degree-8 polynomial in w = 1/x^2 on [0, 1/9]; on [-3, 0) g = t h(t), h a degree-11 polynomial
+  // in t - 2.25 on [1.5, 3] and in t - 0.75 on [0, 1.5] (the coefficients picked by a select, so a
+  // warp takes one path). All least-squares fits at Chebyshev nodes against mpmath, under one ulp
+  // with float coefficients. phi is one exp of -x^2/2 carried as hi + lo, and the products are
+  // formed with their rounding errors (fma), so the result rounds about twice. The device's erfcf
+  // (4 ulp) gave up to 6 ulp below -3 (H200, 2026-11-26) and 5 ulp on [-3, -1.45] (H100,
+  // 2026-11-27: the exhaustive sweep's most negative 5-ulp input was -1.45 once [-3, -1.5) took
+  // this form), over the 4-ulp bound; tests/test_device_math.cpp checks this form on the CPU.
   ACTK_HD static float left_float(float x) {
     const float s = mul_rn(x, x);
     float slo = fma(x, x, -s);
@@ -265,19 +268,22 @@ struct Gelu : OpBase {
       g = fma(g, w, -9.999940395e-01f);
       g = fma(g, w, 1.0f);
     } else {
-      const float u = -x - 2.25f;
-      g = 3.792000598e-07f;
-      g = fma(g, u, -1.674927603e-06f);
-      g = fma(g, u, 6.591469173e-06f);
-      g = fma(g, u, -2.719014265e-05f);
-      g = fma(g, u, 1.074973698e-04f);
-      g = fma(g, u, -4.025723320e-04f);
-      g = fma(g, u, 1.421266003e-03f);
-      g = fma(g, u, -4.677609075e-03f);
-      g = fma(g, u, 1.410477422e-02f);
-      g = fma(g, u, -3.783464432e-02f);
-      g = fma(g, u, 8.496151119e-02f);
-      g = fma(g, u, 8.665836453e-01f);
+      const float t = -x;
+      const bool far = t >= 1.5f;
+      const float u = t - (far ? 2.25f : 0.75f);  // exact for t in [0.375, 3]
+      float h = far ? -1.481545979e-07f : -9.266221241e-06f;
+      h = fma(h, u, far ? 7.122942520e-07f : 3.662150630e-05f);
+      h = fma(h, u, far ? -3.027476851e-06f : -1.192558411e-04f);
+      h = fma(h, u, far ? 1.340367635e-05f : 4.143823462e-04f);
+      h = fma(h, u, far ? -5.750676792e-05f : -1.387065277e-03f);
+      h = fma(h, u, far ? 2.368873829e-04f : 4.375976510e-03f);
+      h = fma(h, u, far ? -9.355227230e-04f : -1.299155969e-02f);
+      h = fma(h, u, far ? 3.526192158e-03f : 3.599509224e-02f);
+      h = fma(h, u, far ? -1.261154748e-02f : -9.195397794e-02f);
+      h = fma(h, u, far ? 4.248075560e-02f : 2.129462361e-01f);
+      h = fma(h, u, far ? -1.334163398e-01f : -4.355716109e-01f);
+      h = fma(h, u, far ? 3.851482868e-01f : 7.525711656e-01f);
+      g = t * h;
     }
     const Two<float> gc = mul2(g, K<float>::rsqrt2pi());  // g / sqrt(2 pi) as hi + lo
     const float e = exp(-0.5f * s);                      // phi's e^(-x^2/2) = e (1 - slo/2)
@@ -286,7 +292,7 @@ struct Gelu : OpBase {
   }
   template <class T> ACTK_HD static T forward(T x, P<T>) {
     if constexpr (sizeof(T) == 4) {
-      if (x < T(-1.5)) return left_float(x);
+      if (x < T(0)) return left_float(x);
     }
     if (in_tail(x)) {
       const T h = quarter_gauss(x);

@@ -90,9 +90,17 @@ def test_values_and_gradients_match_torch(name, dtype, device):
         keep = torch.ones(dx64.shape, dtype=torch.bool)  # on the CPU, like the tensors it selects from
         if name == "hardswish":  # PyTorch's vectorized CPU kernel gives f'(3) = 1, its scalar one 1.5 (actk)
             keep = x.detach().cpu().abs() != 3
-        # actk: f' dy rounded once (two roundings where the derivative itself is rounded first)
-        tol = dict(rtol=4e-7, atol=1e-30) if dtype == torch.float32 else dict(rtol=2 ** -7, atol=1e-30)
-        torch.testing.assert_close(dx.cpu().double()[keep], dx64.to(dtype).cpu().double()[keep], **tol)
+        got, want = dx.cpu().double()[keep], dx64.to(dtype).cpu().double()[keep]
+        if device == "cuda" and dtype == torch.float32:
+            # the GPU's float32 math: f' within 8 ulp, and within 2^-22 |dy| near f''s zeros (README's
+            # accuracy table; tests/test_exhaustive.cu holds every float32 input to it), times dy
+            err = (got - want).abs()
+            bound = 8.5 * 2.0 ** -23 * want.abs() + 2.0 ** -22 * g.detach().cpu().double()[keep].abs()
+            assert bool((err <= bound).all()), f"{name}: {int((err > bound).sum())} over; worst {float((err / bound).max()):.2f}x the bound"
+        else:
+            # actk: f' dy rounded once (two roundings where the derivative itself is rounded first)
+            tol = dict(rtol=4e-7, atol=1e-30) if dtype == torch.float32 else dict(rtol=2 ** -7, atol=1e-30)
+            torch.testing.assert_close(got, want, **tol)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in OPS if n not in ("binary_step",)))

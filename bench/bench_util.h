@@ -84,8 +84,10 @@ inline void* device_buffer(int which, std::size_t bytes) {
 inline void fill(void* dst, DType dt, std::int64_t n, unsigned seed) {
   if (n <= 0) return;
   static std::map<std::pair<int, unsigned>, std::vector<unsigned char>> blocks;
-  const std::vector<unsigned char>& h =
-      blocks.try_emplace({static_cast<int>(dt), seed}, host_data(dt, std::int64_t{1} << 20, seed)).first->second;
+  const std::pair<int, unsigned> key{static_cast<int>(dt), seed};
+  auto it = blocks.find(key);
+  if (it == blocks.end()) it = blocks.emplace(key, host_data(dt, std::int64_t{1} << 20, seed)).first;
+  const std::vector<unsigned char>& h = it->second;
   const std::int64_t tile = n < (1 << 20) ? n : (1 << 20);  // the first `tile` values of the block
   const std::size_t es = actk::dtype_size(dt);
   char* d = static_cast<char*>(dst);

@@ -621,13 +621,30 @@ struct Threshold : OpBase {
 
 // squareplus (Barron 2021, a = b > 0): (x + sqrt(x^2 + b))/2; for x < 0 the form b/(2(s - x))
 struct Squareplus : OpBase {
+  // s = sqrt(x^2 + b). float (the GPU's float kernels): hypotf, since x^2 overflows float above
+  // 1.8e19. double: from x^2 + b (one rounding: x^2 is exact for every float, bfloat16 and float16
+  // input) where neither can overflow, else the same sum scaled by m = max(|x|, sqrt(b)); both are
+  // formed and one is picked, so the CPU's loops vectorize (glibc's hypot has no vector form and
+  // kept squareplus the one scalar CPU loop, 0.04x PyTorch in bfloat16).
+  template <class T> ACTK_HD static T root(T x, P<T> p) {
+    if constexpr (sizeof(T) == 4) {
+      return hypot(x, sqrt(p.a));
+    } else {
+      const T ax = fabs(x), rb = sqrt(p.a);
+      const T m = ax > rb ? ax : rb, u = ax / m, v = rb / m;
+      const T scaled = m * sqrt(fma(u, u, v * v));
+      const T plain = sqrt(fma(x, x, p.a));
+      const bool small = ax < T(0x1p500) && p.a < T(0x1p1000);
+      return small ? plain : (is_inf(ax) || is_inf(rb) ? ax + rb : scaled);  // NaN x: NaN either way
+    }
+  }
   template <class T> ACTK_HD static T forward(T x, P<T> p) {
-    const T s = hypot(x, sqrt(p.a));
+    const T s = root(x, p);
     return x >= T(0) ? fma(T(0.5), x, T(0.5) * s) : (T(0.25) * p.a) / fma(T(0.5), s, T(-0.5) * x);  // halves: no overflow
   }
   // f' = (1 + x/s)/2, = b / (2 s (s - x)) for x < 0
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
-    const T s = hypot(x, sqrt(p.a));
+    const T s = root(x, p);
     return dy * (x >= T(0) ? (is_inf(x) ? T(1) : fma(T(0.5), x / s, T(0.5))) : ((T(0.25) * p.a) / s) / fma(T(0.5), s, T(-0.5) * x));
   }
   static const char* check(double a, double) { return a > 0 ? nullptr : "b must be > 0"; }

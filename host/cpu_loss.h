@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "host/cpu.h"
@@ -85,16 +86,34 @@ template <class S, class Cv, bool Cap> struct CeRow {
     const bool exact = exp_exact_needed<Cv>(V, [&](std::int64_t j) ACTK_ROW_VALUE { return (z(x[j]) - l.m) - l.ls; },
                                             (l.lo - l.m) - l.ls);
     with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
-#pragma omp simd
-      for (std::int64_t j = 0; j < V; ++j) {
-        const double zj = z(x[j]);
+      // element j's gradient from its logit; hot = 1 at the target. The target is done apart, so
+      // the two loops around it carry no compare of j (GCC does not vectorize one on int64_t)
+      // (without smoothing or z-loss, a loop of its own: their terms' branches and the optional
+      // weight read keep GCC from vectorizing)
+      const bool plain = !(e > 0) && !(zl > 0);
+      auto d_of = [&](std::int64_t j, double zj, double hot, auto plain_c) ACTK_ROW_VALUE {
         const double p = ex((zj - l.m) - l.ls);
-        double d = (1.0 - e) * wt * (p - (j == t ? 1.0 : 0.0));
-        if (e > 0) d += ev * (W * p - weight(j));
-        if (zl > 0) d += 2.0 * zl * lv * p;
+        double d = (1.0 - e) * wt * (p - hot);
+        if constexpr (!decltype(plain_c)::value) {
+          if (e > 0) d += ev * (W * p - weight(j));
+          if (zl > 0) d += 2.0 * zl * lv * p;
+        }
         if constexpr (Cap) d *= 1.0 - (zj / c.softcap) * (zj / c.softcap);
-        dr[j] = Cv::template st<S>(g * d);
+        return Cv::template st<S>(g * d);
+      };
+      const double zt = z(x[t]);  // read before any write: dlogits may be the logits
+      if (plain) {
+#pragma omp simd
+        for (std::int64_t j = 0; j < t; ++j) dr[j] = d_of(j, z(x[j]), 0.0, std::true_type{});
+#pragma omp simd
+        for (std::int64_t j = t + 1; j < V; ++j) dr[j] = d_of(j, z(x[j]), 0.0, std::true_type{});
+      } else {
+#pragma omp simd
+        for (std::int64_t j = 0; j < t; ++j) dr[j] = d_of(j, z(x[j]), 0.0, std::false_type{});
+#pragma omp simd
+        for (std::int64_t j = t + 1; j < V; ++j) dr[j] = d_of(j, z(x[j]), 0.0, std::false_type{});
       }
+      dr[t] = d_of(t, zt, 1.0, std::false_type{});
       return 0;
     });
   }

@@ -102,17 +102,14 @@ template <class S, class Cv, bool Cap> struct CeRow {
         return Cv::template st<S>(g * d);
       };
       const double zt = z(x[t]);  // read before any write: dlogits may be the logits
-      if (plain) {
+      auto around_t = [&](auto plain_c) ACTK_ROW_VALUE {
 #pragma omp simd
-        for (std::int64_t j = 0; j < t; ++j) dr[j] = d_of(j, z(x[j]), 0.0, std::true_type{});
+        for (std::int64_t j = 0; j < t; ++j) dr[j] = d_of(j, z(x[j]), 0.0, plain_c);
 #pragma omp simd
-        for (std::int64_t j = t + 1; j < V; ++j) dr[j] = d_of(j, z(x[j]), 0.0, std::true_type{});
-      } else {
-#pragma omp simd
-        for (std::int64_t j = 0; j < t; ++j) dr[j] = d_of(j, z(x[j]), 0.0, std::false_type{});
-#pragma omp simd
-        for (std::int64_t j = t + 1; j < V; ++j) dr[j] = d_of(j, z(x[j]), 0.0, std::false_type{});
-      }
+        for (std::int64_t j = t + 1; j < V; ++j) dr[j] = d_of(j, z(x[j]), 0.0, plain_c);
+      };
+      if (plain) around_t(std::true_type{});
+      else around_t(std::false_type{});
       dr[t] = d_of(t, zt, 1.0, std::false_type{});
       return 0;
     });

@@ -4,11 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "actk/detail/blend.h"
 #include "actk/half.h"
 #include "host/calls.h"
+#include "host/cpu_lut.h"
 
 namespace actk {
 namespace detail {
@@ -152,6 +155,7 @@ template <class Fn, Dir D, class S, class Cv = ConvertBase>
 /// and run through a policy, so a new loop needs no AVX2 code of its own.
 struct IsaPortable {
   using Cv = ConvertBase;
+  static constexpr int kLutId = 0;  // (host/cpu_lut.h's key)
   template <class F> static void run(F&& f) { f(); }
 };
 
@@ -160,6 +164,46 @@ void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, Ble
   parallel_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
     Isa::run([&] { chunk_body<Fn, D, S, typename Isa::Cv>(in, dy, out, lo, hi, p, bl); });
   });
+}
+
+/// A 16-bit forward by table (host/cpu_lut.h): true if it ran, false if the call is not one for a
+/// table (a blend other than out = f(x), too few elements, tables off, or an op the float loop
+/// already serves: kExactInFloat with float parameters).
+template <class Fn, class S, class Isa>
+bool forward_by_table(const ElementwiseCall& c, const S* in, S* out, const P<double>& p, const BlendOf<double>& bl) {
+  if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
+    return false;
+  } else {
+    if (c.n < kLutUseMin || bl.alpha != 1.0 || bl.beta != 0.0 || !cpu_lut_enabled()) return false;
+    if constexpr (kExactInFloat<Fn, Dir::forward>)
+      if (params_in_float<Fn>(p)) return false;
+    const LutKey key{static_cast<int>(c.op), static_cast<int>(c.dtype), Isa::kLutId, bits_of(c.a), bits_of(c.b)};
+    Lut table = lut_find(key);
+    if (!table) {
+      if (c.n < kLutBuildMin) return false;
+      std::vector<S> every(kLutEntries), results(kLutEntries);
+      for (std::size_t i = 0; i < kLutEntries; ++i) every[i] = S::from_bits(static_cast<std::uint16_t>(i));
+      cpu_loop<Fn, Dir::forward, S, Isa>(every.data(), nullptr, results.data(), static_cast<std::int64_t>(kLutEntries), p, bl);
+      std::vector<std::uint16_t> bits(kLutEntries);
+      for (std::size_t i = 0; i < kLutEntries; ++i) bits[i] = results[i].bits;
+      table = lut_insert(key, std::move(bits));
+    }
+    const std::uint16_t* t = table->data();
+    static_assert(sizeof(S) == 2 && std::is_trivially_copyable_v<S>, "16-bit storage");
+    parallel_chunks(c.n, [&](std::int64_t lo, std::int64_t hi) {
+      // eight at a time through locals: every read before any write (in place is fine), and the
+      // compiler need not assume a store to out may change the table (1.4x over a plain loop)
+      std::int64_t j = lo;
+      for (; j + 8 <= hi; j += 8) {
+        std::uint16_t x[8], r[8];
+        std::memcpy(x, in + j, sizeof x);
+        for (int k = 0; k < 8; ++k) r[k] = t[x[k]];
+        std::memcpy(out + j, r, sizeof r);
+      }
+      for (; j < hi; ++j) out[j] = S::from_bits(t[in[j].bits]);
+    });
+    return true;
+  }
 }
 
 /// The element-wise CPU path for one storage type and instruction set (instantiated in
@@ -174,7 +218,9 @@ template <class S, class Isa = IsaPortable> void cpu_elementwise_typed(const Ele
     using Tag = decltype(tag);
     using Fn = typename Tag::fn;
     switch (c.dir) {
-      case Dir::forward: cpu_loop<Fn, Dir::forward, S, Isa>(in, dy, out, c.n, p, bl); break;
+      case Dir::forward:
+        if (!forward_by_table<Fn, S, Isa>(c, in, out, p, bl)) cpu_loop<Fn, Dir::forward, S, Isa>(in, dy, out, c.n, p, bl);
+        break;
       case Dir::from_input: cpu_loop<Fn, Dir::from_input, S, Isa>(in, dy, out, c.n, p, bl); break;
       case Dir::from_output:
         if constexpr (Tag::from_output) cpu_loop<Fn, Dir::from_output, S, Isa>(in, dy, out, c.n, p, bl);

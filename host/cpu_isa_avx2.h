@@ -139,6 +139,7 @@ struct ConvertAvx2 {
 struct IsaAvx2 {
   using Cv = ConvertAvx2;
   using Tag = SimdAvx2;
+  static constexpr int kLutId = 1;
   template <class F> [[gnu::target("avx2,fma"), gnu::flatten]] static void run(F&& f) { f(); }
 };
 
@@ -148,6 +149,7 @@ struct IsaAvx2 {
 struct IsaAvx512 {
   using Cv = ConvertAvx2;
   using Tag = SimdAvx512;
+  static constexpr int kLutId = 2;
   template <class F> [[gnu::target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"), gnu::flatten]] static void run(F&& f) { f(); }
 };
 

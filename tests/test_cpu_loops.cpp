@@ -2,7 +2,8 @@
 // FMA, libmvec; whichever cpu_simd() picks: CTest runs this file once as the machine picks and once
 // with ACTK_CPU_SIMD=avx2) against its portable loops, for every op and direction: bfloat16 and float16 over all 65,536
 // inputs, float32 over a sample of 2^16 values (every exponent, both signs, specials), and the
-// fused families in the three dtypes, plain and blended; first the fast loops' 16-bit conversions
+// fused families in the three dtypes, plain and blended; the 16-bit forward tables (host/cpu_lut.h)
+// against the direct loops they are built with; first the fast loops' 16-bit conversions
 // (host/cpu_isa_avx2.h) against half.h's, bit for bit, at every rounding boundary. Both compute in double and round once, so they should give the same
 // bits. Measured (2026-11-26): they do, except
 //   - NaN payloads (a NaN stays a NaN; its payload bits are not part of actk's contract), and
@@ -21,12 +22,14 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.h"
 #include "host/cpu.h"
 #include "host/cpu_fused.h"
 #include "host/cpu_isa_avx2.h"
+#include "host/cpu_lut.h"
 #include "host/cpu_loss.h"
 #include "host/cpu_prelu.h"
 #include "host/cpu_softmax.h"
@@ -167,7 +170,14 @@ template <class S> std::size_t compare(Op op, const std::vector<S>& fast, const 
   return diff;
 }
 
+/// Turns the 16-bit forward tables (host/cpu_lut.h) off or on for a scope, then back on.
+struct TablesOn {
+  explicit TablesOn(bool on) { d::set_cpu_lut_enabled(on); }
+  ~TablesOn() { d::set_cpu_lut_enabled(true); }
+};
+
 template <class S> void elementwise_all_ops(const std::vector<S>& x) {
+  const TablesOn direct(false);  // the loops themselves (tables: TablesGiveTheDirectLoopsBits)
   const std::vector<S> dy = dys<S>(x.size());
   const std::vector<S> old = dys<S>(x.size());
   for (Op op : all_ops()) {
@@ -206,6 +216,61 @@ TEST(CpuLoops, AvxMatchesPortableEveryOpFloat32Sample) {
   ACTK_NEED_AVX2();
   elementwise_all_ops(sample_f32());
 }
+
+/// 16-bit forwards by table give the very bits of the direct loop they were built with: every op,
+/// every input value (each 16-bit pattern three times, in a scrambled order, and a tail), the
+/// default parameters and others, on a fresh table, a cached one and in place, through the
+/// vectorized loops (where there are some) and the portable ones. Also checks a table was used
+/// (kept in the cache) wherever the op is not one the float loop serves.
+template <class S> void tables_match_direct() {
+  const std::int64_t n = 3 * 65536 + 11;
+  static_assert(3 * 65536 + 11 >= d::kLutBuildMin, "a call that builds a table");
+  std::vector<S> x(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = S::from_bits(static_cast<std::uint16_t>((i * 40503u + 7u) & 0xffffu));
+  d::lut_clear();
+  std::size_t tables = 0;
+  for (Op op : all_ops()) {
+    const actk::OpInfo& info = actk::op_info(op);
+    const double a0 = info.n_params > 0 ? info.param_defaults[0] : 0.0, b0 = info.n_params > 1 ? info.param_defaults[1] : 0.0;
+    for (const auto& [a, b] : {std::pair{a0, b0}, std::pair{a0 != 0.0 ? a0 * 1.5 : 0.25, b0 != 0.0 ? b0 * 0.75 : 0.5}}) {
+      d::ElementwiseCall c{op, Dir::forward, actk::dtype_of<S>::value, a, b, x.data(), nullptr, nullptr, n, nullptr, "test"};
+      bool want_table = true;
+      d::with_op(op, [&](auto tag) {
+        using Fn = typename decltype(tag)::fn;
+        want_table = !(d::kExactInFloat<Fn, Dir::forward> && d::params_in_float<Fn>(actk::P<double>::make(a, b)));
+      });
+      for (int fast = d::cpu_use_avx2() ? 1 : 0; fast >= 0; --fast) {
+        const auto run = [&](S* out, const S* in) {
+          c.out = out;
+          c.in = in;
+          if (fast) d::with_simd([&](auto isa) { d::cpu_elementwise_simd(c, S{}, isa); });
+          else d::cpu_elementwise_typed<S>(c);
+        };
+        std::vector<S> direct(x.size()), fresh(x.size()), cached(x.size()), in_place = x;
+        {
+          const TablesOn off(false);
+          run(direct.data(), x.data());
+        }
+        run(fresh.data(), x.data());
+        run(cached.data(), x.data());
+        run(in_place.data(), in_place.data());
+        const std::string what = std::string(info.name) + (fast ? std::string(" ") + d::cpu_simd_name() : " portable") + ", a " +
+                                 std::to_string(a) + ", b " + std::to_string(b);
+        for (const auto* got : {&fresh, &cached, &in_place})
+          ASSERT_EQ(std::memcmp(got->data(), direct.data(), x.size() * sizeof(S)), 0) << what;
+        const int isa = !fast ? 0 : d::cpu_simd() == d::CpuSimd::avx512 ? 2 : 1;
+        const bool kept = d::lut_find(d::LutKey{static_cast<int>(op), static_cast<int>(c.dtype), isa, d::bits_of(a), d::bits_of(b)}) != nullptr;
+        EXPECT_EQ(kept, want_table) << what;
+        tables += kept;
+      }
+    }
+  }
+  EXPECT_GT(tables, 16u);  // more than the cache holds: replacement ran too
+  d::lut_clear();
+}
+
+TEST(CpuLoops, TablesGiveTheDirectLoopsBitsBFloat16) { tables_match_direct<bfloat16>(); }
+TEST(CpuLoops, TablesGiveTheDirectLoopsBitsFloat16) { tables_match_direct<float16>(); }
 
 template <class S> void fused_all_ops(const std::vector<S>& x) {
   const std::int64_t cols = 256, rows = static_cast<std::int64_t>(x.size()) / (2 * cols);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -41,6 +42,24 @@ std::vector<float> work(int t, std::int64_t n) {
               ACTK_OK)
         << actk_last_error();
     keep();
+  }
+  // bfloat16 forwards large enough to build 16-bit tables (host/cpu_lut.h): 8 threads x 4 ops over
+  // more ops than the table cache holds, so rounds build, replace and read tables concurrently
+  // (TSan's small n keeps to the direct loops: libgomp's barriers inside a table build would be
+  // reported as races)
+  const std::int64_t n16 = n >= (std::int64_t{1} << 15) ? (std::int64_t{1} << 17) + 3 : n;
+  std::vector<std::uint16_t> x16(static_cast<std::size_t>(n16)), out16(x16.size());
+  for (std::size_t i = 0; i < x16.size(); ++i) x16[i] = static_cast<std::uint16_t>(rng.next() & 0xffffu);  // every kind of value
+  for (int k = 0; k < 4; ++k) {
+    const int op = (t * 3 + k * 11) % actk_op_count();
+    EXPECT_EQ(actk_forward(op, nullptr, ACTK_BFLOAT16, x16.data(), out16.data(), n16, ACTK_BACKEND_CPU, nullptr), ACTK_OK)
+        << actk_last_error();
+    for (std::uint16_t b : out16) {
+      const std::uint32_t u = static_cast<std::uint32_t>(b) << 16;
+      float f;
+      std::memcpy(&f, &u, 4);
+      all.push_back(f);
+    }
   }
   const std::int64_t cols = 256, rows = n / cols;
   for (unsigned flags : {0u, 1u}) {

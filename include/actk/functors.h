@@ -186,19 +186,19 @@ struct Selu : OpBase {
 
 // celu (a = alpha > 0): x > 0 ? x : a*(e^(x/a) - 1); f'(0) = 1 (e^0, as PyTorch)
 struct Celu : OpBase {
-  // e^(x/a) with the rounding error of x/a (and a's own lo part) carried into the exp
-  template <class T> ACTK_HD static T exp_div(T x, P<T> p) {
-    const T q = x / p.a;
-    T lo = (fma(-q, p.a, x) - q * p.a_lo) / p.a;
-    if (!(q - q == T(0))) lo = T(0);
-    return exp2t(Two<T>{q, lo});
-  }
   template <class T> ACTK_HD static T forward(T x, P<T> p) { return x > T(0) ? x : mulc(expm1(x / p.a), p.sa()); }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T> p) {
-    if (x > T(0)) return dy * T(1);
+    // e^(x/a) with the rounding error of x/a (and a's own lo part) carried into the exp, or deep
+    // in the tail (the division's error no longer shows) dy e^q in halves as mul_exp. One exp, of
+    // q or q/2, picked first: the CPU's vectorized loop computes every side of a choice, and the
+    // two exps it took before cost it 1.5x (issue #18); each side's value is as before.
     const T q = x / p.a;
-    if (q < Tiny<T>::exp_arg) return mul_exp(dy, q);  // deep tail: the division's error no longer shows
-    return dy * exp_div(x, p);
+    const bool deep = q < Tiny<T>::exp_arg;
+    const T w = exp(deep ? T(0.5) * q : q);
+    T lo = (fma(-q, p.a, x) - q * p.a_lo) / p.a;
+    if (!(q - q == T(0))) lo = T(0);
+    const T e = lo == T(0) ? w : fma(w, lo, w);  // exp2t's step
+    return x > T(0) ? dy * T(1) : (deep ? (dy * w) * w : dy * e);
   }
   // f' = y/a + 1 = (y + a)/a on the negative branch
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T> p) {

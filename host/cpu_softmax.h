@@ -7,7 +7,9 @@
 // e^(z - max) over the elements below the max and counts those equal to it, in 8 interleaved
 // partial sums (element k into sum k mod 8) added in a fixed order at the end, so the portable
 // and the vectorized loops add the same terms in the same order; the exponentials stay in the
-// buffer, and pass 3 writes e * (1 / sum) (log-softmax: z - max - log1p(count - 1 + others)).
+// buffer, and pass 3 writes e * (1 / sum) (log-softmax: z - max - log1p(count - 1 + others); its
+// contiguous rows take their log1p a chunk of rows at a time, so the vectorized loops use
+// libmvec's).
 // The backward sums dy y (log: dy) the same way. Vectorized loops differ from the portable ones
 // only by libmvec's exp (a few double ulps; see host/simd_math.h).
 #pragma once
@@ -115,11 +117,16 @@ template <class Term> [[gnu::always_inline]] inline Sum2 lane_sum2(std::int64_t 
           ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))};
 }
 
-/// One row from its values z[0, n) (overwritten): y[k * ys] = softmax / log-softmax, blended,
-/// rounded once. kStrided: ys is the output's element stride (a middle axis), else 1.
+/// A forward row's first pass over its values z[0, n): the max m and the lowest value lo, or, for
+/// a row whose outputs need no sums (NaN or +inf in it, or every value -inf), those outputs
+/// written to y (stride ys) and `done` set.
+struct RowMax {
+  double m, lo;
+  bool done;
+};
 template <class S, class Cv, bool kStrided>
-[[gnu::always_inline]] inline void softmax_row_from(double* z, std::int64_t n, S* y, std::int64_t ys, bool log, bool masked_zero,
-                                                    const BlendOf<double>& bl) {
+[[gnu::always_inline]] inline RowMax row_max(const double* z, std::int64_t n, S* y, std::int64_t ys, bool log, bool masked_zero,
+                                             const BlendOf<double>& bl) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   double m = -kInf, lo = kInf;
   int nan = 0;
@@ -129,44 +136,76 @@ template <class S, class Cv, bool kStrided>
     m = z[k] > m ? z[k] : m;
     lo = z[k] < lo ? z[k] : lo;
   }
-  auto put = [&](std::int64_t k, double v) ACTK_ROW_VALUE {
-    S* o = y + (kStrided ? k * ys : k);
-    *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
-  };
   if (nan || m == kInf || (m == -kInf && !masked_zero)) {  // NaN, +inf, or (unflagged) all -inf: a NaN row
     for (std::int64_t k = 0; k < n; ++k) {
       S* o = y + (kStrided ? k * ys : k);
       *o = Cv::template st<S>(std::numeric_limits<double>::quiet_NaN());
     }
-    return;
+    return {m, lo, true};
   }
   if (m == -kInf) {  // fully masked, flagged: zeros (log: -inf)
-    for (std::int64_t k = 0; k < n; ++k) put(k, log ? -kInf : 0.0);
-    return;
-  }
-  // the sum of e^(z - m) = (count of z == m) + (sum over the others); log-softmax subtracts
-  // log1p(count - 1 + others), so outputs near 0 (a dominant logit) keep their relative accuracy
-  // (count and others in one pass: the same terms in the same lanes as two lane_sums, same bits)
-  const bool exact = exp_exact_needed<Cv>(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] - m; }, lo - m);
-  if (log) {
-    const Sum2 co = with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
-      return lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
-        const bool top = z[k] == m;
-        return Sum2{top ? 1.0 : 0.0, top ? 0.0 : ex(z[k] - m)};
-      });
-    });
-    const double ls = std::log1p((co.a - 1) + co.b);
-    if (!kStrided && !bl.reads_old()) {
-#pragma omp simd
-      for (std::int64_t k = 0; k < n; ++k) y[k] = Cv::template st<S>(bl.scaled((z[k] - m) - ls));
-    } else {
-      for (std::int64_t k = 0; k < n; ++k) put(k, (z[k] - m) - ls);
+    const double v = log ? -kInf : 0.0;
+    for (std::int64_t k = 0; k < n; ++k) {
+      S* o = y + (kStrided ? k * ys : k);
+      *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
     }
+    return {m, lo, true};
+  }
+  return {m, lo, false};
+}
+
+/// log-softmax's sum term: the sum of e^(z - m) = (count of z == m) + (sum over the others), less
+/// 1, so that log1p of it (the row's log-sum) keeps outputs near 0 (a dominant logit) accurate
+/// (count and others in one pass: the same terms in the same lanes as two lane_sums, same bits).
+template <class Cv>
+[[gnu::always_inline]] inline double log_sum_term(const double* z, std::int64_t n, double m, double lo) {
+  const bool exact = exp_exact_needed<Cv>(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] - m; }, lo - m);
+  const Sum2 co = with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
+    return lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
+      const bool top = z[k] == m;
+      return Sum2{top ? 1.0 : 0.0, top ? 0.0 : ex(z[k] - m)};
+    });
+  });
+  return (co.a - 1) + co.b;
+}
+
+/// log-softmax's outputs (zv(k) - m) - ls, blended, rounded once (stride ys where kStrided).
+template <class S, class Cv, bool kStrided, class Z>
+[[gnu::always_inline]] inline void log_row_write(std::int64_t n, S* y, std::int64_t ys, double m, double ls, const BlendOf<double>& bl,
+                                                 Z&& zv) {
+  if (!kStrided && !bl.reads_old()) {
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) y[k] = Cv::template st<S>(bl.scaled((zv(k) - m) - ls));
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) {
+      S* o = y + (kStrided ? k * ys : k);
+      const double v = (zv(k) - m) - ls;
+      *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
+    }
+  }
+}
+
+/// One row from its values z[0, n) (overwritten): y[k * ys] = softmax / log-softmax, blended,
+/// rounded once. kStrided: ys is the output's element stride (a middle axis), else 1.
+template <class S, class Cv, bool kStrided>
+[[gnu::always_inline]] inline void softmax_row_from(double* z, std::int64_t n, S* y, std::int64_t ys, bool log, bool masked_zero,
+                                                    const BlendOf<double>& bl) {
+  const RowMax rm = row_max<S, Cv, kStrided>(z, n, y, ys, log, masked_zero, bl);
+  if (rm.done) return;
+  const double m = rm.m;
+  if (log) {
+    const double ls = std::log1p(log_sum_term<Cv>(z, n, m, rm.lo));
+    log_row_write<S, Cv, kStrided>(n, y, ys, m, ls, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k]; });
     return;
   }
+  auto put = [&](std::int64_t k, double v) ACTK_ROW_VALUE {
+    S* o = y + (kStrided ? k * ys : k);
+    *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
+  };
   // e^(z - m) kept in z for the write pass; -1 marks the elements equal to the max (e^0 = 1, but
   // counted apart: an element just below the max whose e^(z - m) rounds to 1 is an "other")
   // (one pass: the exponentials, their sum and the count)
+  const bool exact = exp_exact_needed<Cv>(n, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k] - m; }, rm.lo - m);
   const Sum2 co = with_exp(exact, [&](auto ex) ACTK_ROW_VALUE {
     return lane_sum2(n, [&](std::int64_t k) ACTK_ROW_VALUE {
       const bool top = z[k] == m;
@@ -280,6 +319,35 @@ template <class S, class Isa> void cpu_softmax_rows(const SoftmaxCall& c) {
   const std::int64_t rows = c.outer * c.inner, len = c.axis, inner = c.inner;
   const BlendOf<double> bl{c.alpha, c.beta};
   row_chunks(rows, len, [&](std::int64_t r0, std::int64_t r1) {
+    if (!c.backward && c.log && inner == 1) {
+      // log-softmax rows in batches: each row's max and sum term, then every row's log1p in one
+      // loop (vectorized: libmvec's log1p, where glibc's scalar one took 24 ns a row, a third of
+      // a float32 row of 32), then the writes (from x again: z is the next row's by then)
+      const std::int64_t nb = r1 - r0;
+      double* z = softmax_row_buffer(len + 3 * nb);
+      double *bm = z + len, *bt = bm + nb, *bd = bt + nb;
+      Isa::run([&] {
+        for (std::int64_t i = 0; i < nb; ++i) {
+          const std::int64_t base = (r0 + i) * len;
+          const S* x = in + base;
+#pragma omp simd
+          for (std::int64_t k = 0; k < len; ++k) z[k] = Cv::ld(x[k]);
+          const RowMax rm = row_max<S, Cv, false>(z, len, out + base, 1, true, c.masked_zero, bl);
+          bd[i] = rm.done ? 1.0 : 0.0;
+          bm[i] = rm.m;
+          bt[i] = rm.done ? 0.0 : log_sum_term<Cv>(z, len, rm.m, rm.lo);
+        }
+#pragma omp simd
+        for (std::int64_t i = 0; i < nb; ++i) bt[i] = std::log1p(bt[i]);
+        for (std::int64_t i = 0; i < nb; ++i) {
+          if (bd[i] != 0.0) continue;
+          const std::int64_t base = (r0 + i) * len;
+          const S* x = in + base;  // (in place: each element read before it is written)
+          log_row_write<S, Cv, false>(len, out + base, 1, bm[i], bt[i], bl, [&](std::int64_t k) ACTK_ROW_VALUE { return Cv::ld(x[k]); });
+        }
+      });
+      return;
+    }
     double* z = softmax_row_buffer(c.backward ? 2 * len : len);
     Isa::run([&] {
       for (std::int64_t r = r0; r < r1; ++r) {

@@ -184,6 +184,38 @@ TEST(Blend, PlainActivationsAndSoftmax) {
     EXPECT_DOUBLE_EQ(blended[i], 3.0 * plain[i] - y0[i]);
     EXPECT_EQ(garbage[i], plain[i]);
   }
+  // log-softmax the same (its rows take their log1p in batches, then write: host/cpu_softmax.h),
+  // float32 too, and in place
+  std::vector<double> lplain(rows * cols), lblended = y0, lgarbage(rows * cols, NAN);
+  actk::softmax_forward(DType::float64, sx.data(), lplain.data(), rows, cols, 1, ACTK_SOFTMAX_LOG);
+  actk::softmax_forward(DType::float64, sx.data(), lblended.data(), rows, cols, 1, ACTK_SOFTMAX_LOG, actk::Backend::cpu, nullptr,
+                        Blend{3.0, -1.0});
+  actk::softmax_forward(DType::float64, sx.data(), lgarbage.data(), rows, cols, 1, ACTK_SOFTMAX_LOG, actk::Backend::cpu, nullptr,
+                        Blend{1.0, 0.0});
+  std::vector<float> fx(sx.begin(), sx.end()), fold(y0.begin(), y0.begin() + rows * cols), fplain(rows * cols), fblended = fold,
+      finplace = fx;
+  actk::softmax_forward(DType::float32, fx.data(), fplain.data(), rows, cols, 1, ACTK_SOFTMAX_LOG);
+  actk::softmax_forward(DType::float32, fx.data(), fblended.data(), rows, cols, 1, ACTK_SOFTMAX_LOG, actk::Backend::cpu, nullptr,
+                        Blend{3.0, -1.0});
+  actk::softmax_forward(DType::float32, finplace.data(), finplace.data(), rows, cols, 1, ACTK_SOFTMAX_LOG);
+  for (std::int64_t i = 0; i < rows * cols; ++i) {
+    const std::int64_t r = i / cols;
+    double m = -INFINITY, sum = 0;
+    for (std::int64_t k = 0; k < cols; ++k) m = std::max(m, sx[r * cols + k]);
+    for (std::int64_t k = 0; k < cols; ++k) sum += std::exp(sx[r * cols + k] - m);
+    EXPECT_NEAR(lplain[i], (sx[i] - m) - std::log(sum), 1e-13);
+    EXPECT_DOUBLE_EQ(lblended[i], 3.0 * lplain[i] - y0[i]);
+    EXPECT_EQ(lgarbage[i], lplain[i]);
+    // float32: from double values of the float inputs, blended in double, rounded once
+    double fm = -INFINITY, fsum = 0;
+    for (std::int64_t k = 0; k < cols; ++k) fm = std::max(fm, static_cast<double>(fx[r * cols + k]));
+    for (std::int64_t k = 0; k < cols; ++k) fsum += std::exp(fx[r * cols + k] - fm);
+    const double fl = (fx[i] - fm) - std::log(fsum);
+    EXPECT_NEAR(fplain[i], fl, 1e-6 * std::max(1.0, std::fabs(fl)));
+    const double fb = 3.0 * fl - static_cast<double>(fold[i]);  // (fl is this test's double math: within rounding)
+    EXPECT_NEAR(fblended[i], fb, 4e-7 * std::max(1.0, std::fabs(fb))) << "float32 log-softmax blended, " << i;
+    EXPECT_EQ(finplace[i], fplain[i]) << "float32 log-softmax in place, " << i;
+  }
   std::vector<double> dplain(rows * cols), dacc = y0;
   actk::softmax_backward(DType::float64, plain.data(), g.data(), dplain.data(), rows, cols);
   actk::softmax_backward(DType::float64, plain.data(), g.data(), dacc.data(), rows, cols, 1, 0, actk::Backend::cpu, nullptr,

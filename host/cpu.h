@@ -167,20 +167,19 @@ void cpu_loop(const S* in, const S* dy, S* out, std::int64_t n, P<double> p, Ble
 }
 
 /// A 16-bit forward by table (host/cpu_lut.h): true if it ran, false if the call is not one for a
-/// table (a blend other than out = f(x), too few elements, tables off, or an op the float loop
-/// already serves: kExactInFloat with float parameters).
+/// table (a blend other than out = f(x), fewer than kLutMin elements, tables off, or an op the
+/// float loop already serves: kExactInFloat with float parameters).
 template <class Fn, class S, class Isa>
 bool forward_by_table(const ElementwiseCall& c, const S* in, S* out, const P<double>& p, const BlendOf<double>& bl) {
   if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
     return false;
   } else {
-    if (c.n < kLutUseMin || bl.alpha != 1.0 || bl.beta != 0.0 || !cpu_lut_enabled()) return false;
+    if (c.n < kLutMin || bl.alpha != 1.0 || bl.beta != 0.0 || !cpu_lut_enabled()) return false;
     if constexpr (kExactInFloat<Fn, Dir::forward>)
       if (params_in_float<Fn>(p)) return false;
     const LutKey key{static_cast<int>(c.op), static_cast<int>(c.dtype), Isa::kLutId, bits_of(c.a), bits_of(c.b)};
     Lut table = lut_find(key);
     if (!table) {
-      if (c.n < kLutBuildMin) return false;
       std::vector<S> every(kLutEntries), results(kLutEntries);
       for (std::size_t i = 0; i < kLutEntries; ++i) every[i] = S::from_bits(static_cast<std::uint16_t>(i));
       cpu_loop<Fn, Dir::forward, S, Isa>(every.data(), nullptr, results.data(), static_cast<std::int64_t>(kLutEntries), p, bl);
@@ -188,6 +187,7 @@ bool forward_by_table(const ElementwiseCall& c, const S* in, S* out, const P<dou
       for (std::size_t i = 0; i < kLutEntries; ++i) bits[i] = results[i].bits;
       table = lut_insert(key, std::move(bits));
     }
+    lut_count_read();
     const std::uint16_t* t = table->data();
     static_assert(sizeof(S) == 2 && std::is_trivially_copyable_v<S>, "16-bit storage");
     parallel_chunks(c.n, [&](std::int64_t lo, std::int64_t hi) {

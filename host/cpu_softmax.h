@@ -11,7 +11,8 @@
 // contiguous rows take their log1p a chunk of rows at a time, so the vectorized loops use
 // libmvec's).
 // The backward sums dy y (log: dy) the same way. Vectorized loops differ from the portable ones
-// only by libmvec's exp (a few double ulps; see host/simd_math.h).
+// only by libmvec's exp and (log-softmax's contiguous rows) log1p (a few double ulps; see
+// host/simd_math.h).
 #pragma once
 
 #include <cmath>
@@ -323,9 +324,11 @@ template <class S, class Isa> void cpu_softmax_rows(const SoftmaxCall& c) {
       // log-softmax rows in batches: each row's max and sum term, then every row's log1p in one
       // loop (vectorized: libmvec's log1p, where glibc's scalar one took 24 ns a row, a third of
       // a float32 row of 32), then the writes (from x again: z is the next row's by then)
-      const std::int64_t nb = r1 - r0;
-      double* z = softmax_row_buffer(len + 3 * nb);
-      double *bm = z + len, *bt = bm + nb, *bd = bt + nb;
+      // (the log1p loop runs in fixed blocks of 8 over a count padded to 8, so every row takes the
+      // vector log1p: no row's bits depend on where it falls in the batch)
+      const std::int64_t nb = r1 - r0, nbp = (nb + 7) / 8 * 8;
+      double* z = softmax_row_buffer(len + 3 * nbp);
+      double *bm = z + len, *bt = bm + nbp, *bd = bt + nbp;
       Isa::run([&] {
         for (std::int64_t i = 0; i < nb; ++i) {
           const std::int64_t base = (r0 + i) * len;
@@ -337,8 +340,11 @@ template <class S, class Isa> void cpu_softmax_rows(const SoftmaxCall& c) {
           bm[i] = rm.m;
           bt[i] = rm.done ? 0.0 : log_sum_term<Cv>(z, len, rm.m, rm.lo);
         }
+        for (std::int64_t i = nb; i < nbp; ++i) bt[i] = 0.0;
+        for (std::int64_t i = 0; i < nbp; i += 8) {
 #pragma omp simd
-        for (std::int64_t i = 0; i < nb; ++i) bt[i] = std::log1p(bt[i]);
+          for (int l = 0; l < 8; ++l) bt[i + l] = std::log1p(bt[i + l]);
+        }
         for (std::int64_t i = 0; i < nb; ++i) {
           if (bd[i] != 0.0) continue;
           const std::int64_t base = (r0 + i) * len;

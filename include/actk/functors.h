@@ -194,7 +194,7 @@ struct Celu : OpBase {
     // two exps it took before cost it 1.5x (issue #18); each side's value is as before.
     const T q = x / p.a;
     const bool deep = q < Tiny<T>::exp_arg;
-    const T w = exp(deep ? T(0.5) * q : q);
+    const T w = exp(deep ? T(0.5) * q : (q > T(0) ? T(0) : q));  // (x > 0 needs no exp: none that overflows)
     T lo = (fma(-q, p.a, x) - q * p.a_lo) / p.a;
     if (!(q - q == T(0))) lo = T(0);
     const T e = lo == T(0) ? w : fma(w, lo, w);  // exp2t's step

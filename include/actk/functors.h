@@ -104,10 +104,11 @@ struct Sigmoid : OpBase {
     return x >= T(0) ? r : e * r;
   }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
+    // deep in the tail (1 + e == 1) dy e^m in halves, as mul_exp; one exp for both (halve_if)
     const T m = -fabs(x);
-    if (m < Tiny<T>::exp_arg) return mul_exp(dy, m);  // 1 + e == 1 there
-    const T e = exp(m), r = T(1) / (T(1) + e);
-    return dy * (e * r * r);
+    const bool deep = m < Tiny<T>::exp_arg;
+    const T e = exp(halve_if(m, deep)), r = T(1) / (T(1) + e);
+    return deep ? (dy * e) * e : dy * (e * r * r);
   }
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * (y * (T(1) - y)); }
 };
@@ -117,9 +118,9 @@ struct Tanh : OpBase {
   template <class T> ACTK_HD static T forward(T x, P<T>) { return tanh(x); }
   template <class T> ACTK_HD static T backward_from_input(T x, T dy, P<T>) {
     const T m = T(-2) * fabs(x);
-    if (m < Tiny<T>::exp_arg) return mul_exp(T(4) * dy, m);  // 1 + e == 1 there
-    const T e = exp(m), r = T(1) / (T(1) + e);
-    return dy * ((T(4) * e) * r * r);
+    const bool deep = m < Tiny<T>::exp_arg;  // 1 + e == 1: 4 dy e^m in halves (as Sigmoid's)
+    const T e = exp(halve_if(m, deep)), r = T(1) / (T(1) + e);
+    return deep ? ((T(4) * dy) * e) * e : dy * ((T(4) * e) * r * r);
   }
   template <class T> ACTK_HD static T backward_from_output(T y, T dy, P<T>) { return dy * ((T(1) - y) * (T(1) + y)); }
 };
@@ -194,7 +195,9 @@ struct Celu : OpBase {
     // two exps it took before cost it 1.5x (issue #18); each side's value is as before.
     const T q = x / p.a;
     const bool deep = q < Tiny<T>::exp_arg;
-    const T w = exp(deep ? T(0.5) * q : (q > T(0) ? T(0) : q));  // (x > 0 needs no exp: none that overflows)
+    // (-|q|: q where it is used, and no overflow where x > 0 needs no exp; not a constant there:
+    // GCC turns exp of a choice with a constant side into a choice of two exps, the cost this saves)
+    const T w = exp(deep ? T(0.5) * q : -fabs(q));
     T lo = (fma(-q, p.a, x) - q * p.a_lo) / p.a;
     if (!(q - q == T(0))) lo = T(0);
     const T e = lo == T(0) ? w : fma(w, lo, w);  // exp2t's step

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "actk/config.h"
 
@@ -191,6 +194,20 @@ template <> struct Tiny<double> {
   static constexpr double big_arg = 709.0;
 };
 
+/// m / 2 where `halve` (then |m| is large, or infinite: one less in the exponent is exact, and
+/// infinity becomes the largest power of two, whose exp is what inf's is), else m. Formed on the
+/// bits so that a vectorized loop takes one exp of the result: GCC turns exp(c ? a : b) into
+/// c ? exp(a) : exp(b), two exps per element, and a plain choice here cost the CPU loops that (#18).
+template <class T> ACTK_HD T halve_if(T m, bool halve) {
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  U u;
+  memcpy(&u, &m, sizeof u);
+  u -= halve ? U(1) << (sizeof(T) == 4 ? 23 : 52) : U(0);
+  T r;
+  memcpy(&r, &u, sizeof r);
+  return r;
+}
+
 /// k * e^m, rounding once even where e^m is subnormal or overflows but the product does not.
 template <class T> ACTK_HD T mul_exp(T k, T m) {
   if (m < Tiny<T>::exp_arg || m > Tiny<T>::big_arg) {
@@ -214,25 +231,24 @@ template <class T> struct SigmoidX {
 template <class T> ACTK_HD SigmoidX<T> x_sigmoid(T x, Two<T> z) {
   const bool pos = z.hi >= T(0);  // NaN: false, and NaN flows through exp
   const Two<T> m = pos ? Two<T>{-z.hi, -z.lo} : z;  // -|z|
+  // one exp and one division for both branches: w = e^m, or in the tail h = e^(m/2) (halve_if)
+  const bool tail = m.hi < Tiny<T>::exp_arg;
+  const T w = exp2t(Two<T>{halve_if(m.hi, tail), m.lo * (tail ? T(0.5) : T(1))});
+  const T e = tail ? w * w : w;
+  const T r = T(1) / (T(1) + e);
   SigmoidX<T> out;
   out.pos = pos;
-  out.e = out.r = T(0);
-  if (m.hi < Tiny<T>::exp_arg) {
-    const T h = exp2t(Two<T>{m.hi * T(0.5), m.lo * T(0.5)});
-    const T e = h * h;
-    const T r = T(1) / (T(1) + e);
-    out.s = pos ? r : e * r;
-    out.c = pos ? e * r : r;
+  out.s = pos ? r : e * r;
+  out.c = pos ? e * r : r;
+  if (tail) {
+    const T h = w;
+    out.e = out.r = T(0);
     out.xs = pos ? x * r : xmul(xmul(x, h) * r, h);
     out.sh = pos ? r : h * r;
     out.h = pos ? T(1) : h;
   } else {
-    const T e = exp2t(m);
-    const T r = T(1) / (T(1) + e);
     out.e = e;
     out.r = r;
-    out.s = pos ? r : e * r;
-    out.c = pos ? e * r : r;
     out.xs = pos ? x * r : xmul(x, out.s);
     out.sh = out.s;
     out.h = T(1);

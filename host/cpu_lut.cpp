@@ -34,6 +34,8 @@ std::atomic<bool>& enabled() {
   return on;
 }
 
+std::atomic<std::uint64_t> reads{0};  // calls that read a table (lut_reads)
+
 /// key's table, marked as just used, or null (c.mu held).
 Lut find_locked(Cache& c, const LutKey& key) {
   for (Entry& e : c.entries)
@@ -71,9 +73,6 @@ Lut lut_insert(const LutKey& key, std::vector<std::uint16_t>&& table) {
 bool cpu_lut_enabled() { return enabled().load(std::memory_order_relaxed); }
 void set_cpu_lut_enabled(bool on) { enabled().store(on, std::memory_order_relaxed); }
 
-namespace {
-std::atomic<std::uint64_t> reads{0};
-}  // namespace
 std::uint64_t lut_reads() { return reads.load(std::memory_order_relaxed); }
 void lut_count_read() { reads.fetch_add(1, std::memory_order_relaxed); }
 

@@ -118,6 +118,13 @@ template <class Term> [[gnu::always_inline]] inline Sum2 lane_sum2(std::int64_t 
           ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))};
 }
 
+/// y[k * ys] (ys = 1 unless kStrided) = v blended as bl says, rounded once.
+template <class S, class Cv, bool kStrided>
+[[gnu::always_inline]] inline void put_blended(S* y, std::int64_t ys, std::int64_t k, double v, const BlendOf<double>& bl) {
+  S* o = y + (kStrided ? k * ys : k);
+  *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
+}
+
 /// A forward row's first pass over its values z[0, n): the max m and the lowest value lo, or, for
 /// a row whose outputs need no sums (NaN or +inf in it, or every value -inf), those outputs
 /// written to y (stride ys) and `done` set.
@@ -145,11 +152,7 @@ template <class S, class Cv, bool kStrided>
     return {m, lo, true};
   }
   if (m == -kInf) {  // fully masked, flagged: zeros (log: -inf)
-    const double v = log ? -kInf : 0.0;
-    for (std::int64_t k = 0; k < n; ++k) {
-      S* o = y + (kStrided ? k * ys : k);
-      *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
-    }
+    for (std::int64_t k = 0; k < n; ++k) put_blended<S, Cv, kStrided>(y, ys, k, log ? -kInf : 0.0, bl);
     return {m, lo, true};
   }
   return {m, lo, false};
@@ -178,11 +181,7 @@ template <class S, class Cv, bool kStrided, class Z>
 #pragma omp simd
     for (std::int64_t k = 0; k < n; ++k) y[k] = Cv::template st<S>(bl.scaled((zv(k) - m) - ls));
   } else {
-    for (std::int64_t k = 0; k < n; ++k) {
-      S* o = y + (kStrided ? k * ys : k);
-      const double v = (zv(k) - m) - ls;
-      *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
-    }
+    for (std::int64_t k = 0; k < n; ++k) put_blended<S, Cv, kStrided>(y, ys, k, (zv(k) - m) - ls, bl);
   }
 }
 
@@ -199,10 +198,6 @@ template <class S, class Cv, bool kStrided>
     log_row_write<S, Cv, kStrided>(n, y, ys, m, ls, bl, [&](std::int64_t k) ACTK_ROW_VALUE { return z[k]; });
     return;
   }
-  auto put = [&](std::int64_t k, double v) ACTK_ROW_VALUE {
-    S* o = y + (kStrided ? k * ys : k);
-    *o = Cv::template st<S>(bl.reads_old() ? bl.with_old(v, Cv::ld(*o)) : bl.scaled(v));
-  };
   // e^(z - m) kept in z for the write pass; -1 marks the elements equal to the max (e^0 = 1, but
   // counted apart: an element just below the max whose e^(z - m) rounds to 1 is an "other")
   // (one pass: the exponentials, their sum and the count)
@@ -220,7 +215,7 @@ template <class S, class Cv, bool kStrided>
 #pragma omp simd
     for (std::int64_t k = 0; k < n; ++k) y[k] = Cv::template st<S>(bl.scaled((z[k] < 0.0 ? 1.0 : z[k]) * inv));
   } else {
-    for (std::int64_t k = 0; k < n; ++k) put(k, (z[k] < 0.0 ? 1.0 : z[k]) * inv);
+    for (std::int64_t k = 0; k < n; ++k) put_blended<S, Cv, kStrided>(y, ys, k, (z[k] < 0.0 ? 1.0 : z[k]) * inv, bl);
   }
 }
 
